@@ -1,0 +1,55 @@
+# Prior authorization command center. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1:8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run web worker migrate seed test test-fast e2e lint fmt bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## create the virtualenv and install pinned requirements
+
+migrate: $(STAMP) ## apply database migrations
+	$(PY) manage.py migrate --noinput
+
+seed: migrate ## load the demo practice (idempotent)
+	$(PY) manage.py seed_demo
+
+run: seed ## set up and run the app (web + django-q2 cluster) on the embedded default
+	@echo "Open http://$(HOST)/ — demo logins are printed above."
+	$(PY) manage.py qcluster & QPID=$$!; \
+	trap 'kill $$QPID 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST)
+
+web: migrate ## run only the web server
+	$(PY) manage.py runserver $(HOST)
+
+worker: migrate ## run only the django-q2 cluster
+	$(PY) manage.py qcluster
+
+test: $(STAMP) ## install and run the test suite (PostgreSQL when DATABASE_URL points there)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP) ## format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP) ## run the benchmarks in bench/ (needs DATABASE_URL to PostgreSQL)
+	@for f in bench/*.py; do [ -f "$$f" ] && $(PY) $$f || true; done
+
+clean: ## remove the virtualenv and local database
+	rm -rf $(VENV) db.sqlite3 media staticfiles

@@ -1,0 +1,247 @@
+"""Does this order need prior authorization? The payer rules match.
+
+`check_order(...)` answers required / not required / unknown for an order on
+a date, naming the rule that decided it, the rule's channel and its
+documentation requirements. Matching happens on codes as *keys*: CPT ranges
+compare numerically (70450–70498), Category II/III codes (0001F, 0042T) only
+with codes of the same suffix, HCPCS Level II by letter then number
+(J0120–J9999). NDC and RxNorm codes match exactly; a range there is refused.
+
+Specificity, most specific first: plan-specific over payer-wide, exact code
+over range, narrower range over wider, then a rule with a site of service or
+diagnosis condition over one without. Two matching rules that tie are a
+configuration error (`RuleConflict`), shown in admin, never silently resolved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import combinations
+
+from payers.models import CodeSystem, Payer, PayerRule, Plan, RequiresPA
+
+
+class CodeError(ValueError):
+    """A code that does not have the shape of its code system."""
+
+
+class RuleConflict(Exception):
+    """Two or more rules match an order with the same specificity."""
+
+    def __init__(self, rules: list[PayerRule]):
+        self.rules = rules
+        ids = ", ".join(f"#{r.pk}" for r in rules)
+        super().__init__(f"Conflicting payer rules {ids} match with equal specificity; an admin must resolve them.")
+
+
+_CPT = re.compile(r"^(\d{4})([0-9FTU])$")
+_HCPCS = re.compile(r"^([A-V])(\d{4})$")
+
+
+def normalise_code(system: str, code: str) -> str:
+    code = (code or "").strip().upper()
+    if system == CodeSystem.NDC:
+        code = code.replace("-", "")
+    return code
+
+
+def code_key(system: str, code: str) -> tuple:
+    """An orderable key for a code; keys with different first items never compare in range."""
+    code = normalise_code(system, code)
+    if not code:
+        raise CodeError("A code is required.")
+    if system == CodeSystem.CPT:
+        m = _CPT.match(code)
+        if not m:
+            raise CodeError(f"'{code}' is not a CPT code (five digits, or four digits and F/T/U).")
+        head, last = m.groups()
+        if last.isdigit():
+            return ("cpt", int(code))
+        return (f"cpt-{last}", int(head))
+    if system == CodeSystem.HCPCS:
+        m = _HCPCS.match(code)
+        if not m:
+            raise CodeError(f"'{code}' is not a HCPCS Level II code (a letter and four digits).")
+        return (f"hcpcs-{m.group(1)}", int(m.group(2)))
+    if system == CodeSystem.NDC:
+        if not code.isdigit() or len(code) not in (10, 11):
+            raise CodeError(f"'{code}' is not an NDC (10 or 11 digits).")
+        return ("ndc", code)
+    if system == CodeSystem.RXNORM:
+        if not code.isdigit():
+            raise CodeError(f"'{code}' is not an RxNorm concept id (digits).")
+        return ("rxnorm", code)
+    raise CodeError(f"Unknown code system '{system}'.")
+
+
+def _range_width(rule: PayerRule) -> int:
+    if not rule.code_end:
+        return 0
+    return code_key(rule.code_system, rule.code_end)[1] - code_key(rule.code_system, rule.code)[1]
+
+
+def rule_covers_code(rule: PayerRule, code: str) -> bool:
+    try:
+        key = code_key(rule.code_system, code)
+        lo = code_key(rule.code_system, rule.code)
+    except CodeError:
+        return False
+    if not rule.code_end:
+        return key == lo
+    if rule.code_system in (CodeSystem.NDC, CodeSystem.RXNORM):
+        return False  # ranges mean nothing for drug identifiers
+    try:
+        hi = code_key(rule.code_system, rule.code_end)
+    except CodeError:
+        return False
+    return key[0] == lo[0] == hi[0] and lo[1] <= key[1] <= hi[1]
+
+
+def _site_matches(rule: PayerRule, site: str) -> bool:
+    return not rule.site_of_service or rule.site_of_service == (site or "").strip()
+
+
+def _diagnosis_matches(rule: PayerRule, diagnoses: list[str]) -> bool:
+    prefixes = rule.diagnosis_prefix_list
+    if not prefixes:
+        return True
+    codes = [d.strip().upper().replace(".", "") for d in diagnoses]
+    return any(code.startswith(p.replace(".", "")) for p in prefixes for code in codes)
+
+
+def specificity(rule: PayerRule) -> tuple:
+    """Bigger is more specific. Width is negated so a narrower range sorts higher."""
+    return (
+        1 if rule.plan_id else 0,
+        1 if not rule.code_end else 0,
+        -_range_width(rule),
+        1 if rule.site_of_service else 0,
+        1 if rule.diagnosis_prefixes.strip() else 0,
+    )
+
+
+@dataclass(frozen=True)
+class RuleDecision:
+    decision: str  # "required" | "not_required" | "unknown"
+    rule: PayerRule | None = None
+    channel: str | None = None
+    requirements: list[dict] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def rule_id(self) -> int | None:
+        return self.rule.pk if self.rule else None
+
+    def as_dict(self) -> dict:
+        return {
+            "decision": self.decision,
+            "rule_id": self.rule_id,
+            "channel": self.channel,
+            "requirements": self.requirements,
+        }
+
+
+_DECISION = {RequiresPA.YES: "required", RequiresPA.NO: "not_required", RequiresPA.UNKNOWN: "unknown"}
+
+
+def matching_rules(
+    *, payer: Payer, plan: Plan | None, code_system: str, code: str, on: date, site: str = "", diagnoses=()
+) -> list[PayerRule]:
+    """Every rule that matches, most specific first."""
+    candidates = (
+        PayerRule.objects.for_payer_plan(payer, plan)
+        .effective_on(on)
+        .filter(code_system=code_system)
+        .select_related("payer", "plan")
+    )
+    matched = [
+        r
+        for r in candidates
+        if rule_covers_code(r, code) and _site_matches(r, site) and _diagnosis_matches(r, list(diagnoses))
+    ]
+    matched.sort(key=specificity, reverse=True)
+    return matched
+
+
+def check_order(
+    *,
+    payer: Payer,
+    plan: Plan | None,
+    code_system: str,
+    code: str,
+    on: date,
+    site: str = "",
+    diagnoses=(),
+) -> RuleDecision:
+    """Decide whether PA is required. Raises `RuleConflict` when the top rules tie."""
+    matched = matching_rules(
+        payer=payer, plan=plan, code_system=code_system, code=code, on=on, site=site, diagnoses=diagnoses
+    )
+    if not matched:
+        return RuleDecision("unknown", reason="No payer rule matches this code; a person must check.")
+    top = [r for r in matched if specificity(r) == specificity(matched[0])]
+    if len(top) > 1:
+        raise RuleConflict(top)
+    rule = matched[0]
+    requirements = [req.as_dict() for req in rule.requirements.all()]
+    return RuleDecision(
+        _DECISION[rule.requires_pa],
+        rule=rule,
+        channel=rule.effective_channel if rule.requires_pa != RequiresPA.NO else None,
+        requirements=requirements,
+        reason=f"Matched rule #{rule.pk} ({rule}).",
+    )
+
+
+def _ranges_overlap(a: PayerRule, b: PayerRule) -> bool:
+    if a.code_system != b.code_system:
+        return False
+    try:
+        a_lo = code_key(a.code_system, a.code)
+        a_hi = code_key(a.code_system, a.code_end or a.code)
+        b_lo = code_key(b.code_system, b.code)
+        b_hi = code_key(b.code_system, b.code_end or b.code)
+    except CodeError:
+        return False
+    if not (a_lo[0] == a_hi[0] == b_lo[0] == b_hi[0]):
+        return False
+    return a_lo[1] <= b_hi[1] and b_lo[1] <= a_hi[1]
+
+
+def _dates_overlap(a: PayerRule, b: PayerRule) -> bool:
+    a_end = a.effective_to or date.max
+    b_end = b.effective_to or date.max
+    return a.effective_from <= b_end and b.effective_from <= a_end
+
+
+def _conditions_can_coexist(a: PayerRule, b: PayerRule) -> bool:
+    if a.site_of_service and b.site_of_service and a.site_of_service != b.site_of_service:
+        return False
+    pa, pb = a.diagnosis_prefix_list, b.diagnosis_prefix_list
+    if pa and pb and not any(x.startswith(y) or y.startswith(x) for x in pa for y in pb):
+        return False
+    return True
+
+
+def find_conflicts(rules) -> list[tuple[PayerRule, PayerRule]]:
+    """Pairs of rules that could both match one order with equal specificity.
+
+    Only rules with the same plan scope can tie (a plan-specific rule always
+    beats a payer-wide one), so rules are compared within their scope.
+    """
+    by_scope: dict[tuple, list[PayerRule]] = {}
+    for rule in rules:
+        by_scope.setdefault((rule.payer_id, rule.plan_id, rule.code_system), []).append(rule)
+    conflicts = []
+    for group in by_scope.values():
+        for a, b in combinations(group, 2):
+            if (
+                specificity(a) == specificity(b)
+                and _ranges_overlap(a, b)
+                and _dates_overlap(a, b)
+                and _conditions_can_coexist(a, b)
+            ):
+                conflicts.append((a, b))
+    return conflicts

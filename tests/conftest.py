@@ -1,0 +1,78 @@
+import os
+
+import pytest
+from django.db import connection
+
+from cases.models import Role
+from tests import factories as f
+
+
+def pytest_configure(config):
+    # CI sets REQUIRE_POSTGRES so a mis-set DATABASE_URL fails loudly instead
+    # of quietly running the suite on SQLite.
+    if os.environ.get("REQUIRE_POSTGRES") and "postgres" not in os.environ.get("DATABASE_URL", ""):
+        raise pytest.UsageError("REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks and skip_locked); set DATABASE_URL")
+
+
+@pytest.fixture
+def practice(db):
+    return f.PracticeFactory(name="Riverside Medical Group")
+
+
+@pytest.fixture
+def other_practice(db):
+    return f.PracticeFactory(name="Elsewhere Clinic")
+
+
+@pytest.fixture
+def owner_provider(practice):
+    return f.ProviderFactory(practice=practice, specialty="Orthopedics")
+
+
+@pytest.fixture
+def coordinator(practice):
+    return f.UserFactory(practice=practice, username="coord", roles=[Role.COORDINATOR])
+
+
+@pytest.fixture
+def manager(practice):
+    return f.UserFactory(practice=practice, username="mgr", roles=[Role.MANAGER])
+
+
+@pytest.fixture
+def front_desk(practice):
+    return f.UserFactory(practice=practice, username="desk", roles=[Role.FRONT_DESK])
+
+
+@pytest.fixture
+def owner_clinician(practice, owner_provider):
+    return f.UserFactory(practice=practice, username="doc-owner", roles=[Role.CLINICIAN], provider=owner_provider)
+
+
+@pytest.fixture
+def other_clinician(practice):
+    provider = f.ProviderFactory(practice=practice, specialty="Cardiology")
+    return f.UserFactory(practice=practice, username="doc-other", roles=[Role.CLINICIAN], provider=provider)
+
+
+@pytest.fixture
+def outsider(other_practice):
+    """A manager of another practice: sees nothing of ours."""
+    return f.UserFactory(practice=other_practice, username="outsider", roles=[Role.MANAGER])
+
+
+@pytest.fixture
+def payer(db):
+    return f.PayerFactory(name="Acme Health", cms_impacted=True)
+
+
+@pytest.fixture
+def case(practice, owner_provider, payer):
+    order = f.OrderFactory(practice=practice, ordering_provider=owner_provider)
+    return f.CaseFactory(order=order, payer=payer)
