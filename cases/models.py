@@ -286,6 +286,20 @@ class PriorAuthCase(models.Model):
     )
     submission_approved_at = models.DateTimeField(null=True, blank=True)
 
+    # Medical-necessity summary and the clinician's attestation of its exact text.
+    # Editing the text clears the attestation (see services.case_update_summary).
+    summary_text = models.TextField(blank=True)
+    summary_source = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("template", "Drafted from data"), ("llm", "Rewritten by LLM"), ("staff", "Edited by staff")],
+    )
+    summary_attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    summary_attested_at = models.DateTimeField(null=True, blank=True)
+    summary_attested_text = models.TextField(blank=True)
+
     # Clocks.
     created_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(default=timezone.now)
@@ -316,6 +330,10 @@ class PriorAuthCase(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def summary_is_attested(self) -> bool:
+        return bool(self.summary_attested_at) and self.summary_attested_text == self.summary_text
 
 
 class CaseEvent(models.Model):
