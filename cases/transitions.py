@@ -15,8 +15,15 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, Order, PriorAuthCase, Status
 
+# Sent inside the transaction that moves a case, after its CaseEvent is
+# written, with sender=PriorAuthCase, case, event, from_status, to_status,
+# actor. Receivers write outbox rows (patient message, EHR write-back, tasks)
+# here, so a side effect is recorded if and only if the move commits.
+case_status_changing = Signal()
+
 # Sent after the transaction that moved a case commits, with
 # sender=PriorAuthCase, case_id, event_id, from_status, to_status, actor_id.
+# Receivers enqueue background work (ids only).
 case_transitioned = Signal()
 
 S = Status
@@ -147,6 +154,9 @@ def transition(
             message=reason[:300],
             details={k: _jsonable(v) for k, v in details.items()},
             created_at=now,
+        )
+        case_status_changing.send(
+            sender=PriorAuthCase, case=locked, event=event, from_status=from_status, to_status=to, actor=actor
         )
         transaction.on_commit(
             lambda: case_transitioned.send(
