@@ -176,22 +176,19 @@ class PayerRule(models.Model):
         return [p.strip().upper() for p in self.diagnosis_prefixes.split(",") if p.strip()]
 
     def clean(self):
-        from payers.rules import CodeError, code_key
+        from payers.rules import normalise_code, validate_code_range
 
         if self.plan_id and self.payer_id and self.plan.payer_id != self.payer_id:
             raise ValidationError({"plan": "The plan belongs to another payer."})
-        if self.effective_to and self.effective_to < self.effective_from:
+        # effective_from is None when its form field failed validation; that error is already reported.
+        if self.effective_to and self.effective_from and self.effective_to < self.effective_from:
             raise ValidationError({"effective_to": "Ends before it starts."})
-        try:
-            lo = code_key(self.code_system, self.code)
-            if self.code_end:
-                hi = code_key(self.code_system, self.code_end)
-                if lo[0] != hi[0]:
-                    raise ValidationError({"code_end": "Both ends of a range must be the same kind of code."})
-                if hi < lo:
-                    raise ValidationError({"code_end": "The range ends before it starts."})
-        except CodeError as exc:
-            raise ValidationError({"code": str(exc)}) from exc
+        errors = validate_code_range(self.code_system, self.code, self.code_end)
+        if errors:
+            raise ValidationError(errors)
+        # Stored normalised so the CSV natural key and the match see one spelling.
+        self.code = normalise_code(self.code_system, self.code)
+        self.code_end = normalise_code(self.code_system, self.code_end)
 
 
 class RequirementKind(models.TextChoices):

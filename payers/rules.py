@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import combinations
 
 from payers.models import CodeSystem, Payer, PayerRule, Plan, RequiresPA
 
@@ -76,10 +75,36 @@ def code_key(system: str, code: str) -> tuple:
     raise CodeError(f"Unknown code system '{system}'.")
 
 
+def validate_code_range(system: str, code: str, code_end: str = "") -> dict[str, str]:
+    """Field errors for a rule's code or range ({} when valid); shared by `PayerRule.clean` and the CSV import."""
+    try:
+        lo = code_key(system, code)
+    except CodeError as exc:
+        return {"code": str(exc)}
+    if not (code_end or "").strip():
+        return {}
+    if system in (CodeSystem.NDC, CodeSystem.RXNORM):
+        return {"code_end": f"{system} codes match exactly; a range is not allowed."}
+    try:
+        hi = code_key(system, code_end)
+    except CodeError as exc:
+        return {"code_end": str(exc)}
+    if lo[0] != hi[0]:
+        return {"code_end": "Both ends of a range must be the same kind of code."}
+    if hi < lo:
+        return {"code_end": "The range ends before it starts."}
+    return {}
+
+
 def _range_width(rule: PayerRule) -> int:
-    if not rule.code_end:
+    # Drug identifiers have string keys and no ranges; a stored rule with a
+    # malformed code (saved around `clean`) must not break the conflict scan.
+    if not rule.code_end or rule.code_system in (CodeSystem.NDC, CodeSystem.RXNORM):
         return 0
-    return code_key(rule.code_system, rule.code_end)[1] - code_key(rule.code_system, rule.code)[1]
+    try:
+        return code_key(rule.code_system, rule.code_end)[1] - code_key(rule.code_system, rule.code)[1]
+    except CodeError:
+        return 0
 
 
 def rule_covers_code(rule: PayerRule, code: str) -> bool:
@@ -195,21 +220,6 @@ def check_order(
     )
 
 
-def _ranges_overlap(a: PayerRule, b: PayerRule) -> bool:
-    if a.code_system != b.code_system:
-        return False
-    try:
-        a_lo = code_key(a.code_system, a.code)
-        a_hi = code_key(a.code_system, a.code_end or a.code)
-        b_lo = code_key(b.code_system, b.code)
-        b_hi = code_key(b.code_system, b.code_end or b.code)
-    except CodeError:
-        return False
-    if not (a_lo[0] == a_hi[0] == b_lo[0] == b_hi[0]):
-        return False
-    return a_lo[1] <= b_hi[1] and b_lo[1] <= a_hi[1]
-
-
 def _dates_overlap(a: PayerRule, b: PayerRule) -> bool:
     a_end = a.effective_to or date.max
     b_end = b.effective_to or date.max
@@ -219,7 +229,9 @@ def _dates_overlap(a: PayerRule, b: PayerRule) -> bool:
 def _conditions_can_coexist(a: PayerRule, b: PayerRule) -> bool:
     if a.site_of_service and b.site_of_service and a.site_of_service != b.site_of_service:
         return False
-    pa, pb = a.diagnosis_prefix_list, b.diagnosis_prefix_list
+    # Compared without dots, as `_diagnosis_matches` does: M51.1 and M511 are one prefix.
+    pa = [p.replace(".", "") for p in a.diagnosis_prefix_list]
+    pb = [p.replace(".", "") for p in b.diagnosis_prefix_list]
     if pa and pb and not any(x.startswith(y) or y.startswith(x) for x in pa for y in pb):
         return False
     return True
@@ -229,19 +241,28 @@ def find_conflicts(rules) -> list[tuple[PayerRule, PayerRule]]:
     """Pairs of rules that could both match one order with equal specificity.
 
     Only rules with the same plan scope can tie (a plan-specific rule always
-    beats a payer-wide one), so rules are compared within their scope.
+    beats a payer-wide one), and only rules of equal specificity, so rules are
+    grouped by both; within a group a sweep over ranges sorted by their start
+    compares only overlapping neighbours (the admin runs this on every rule).
     """
-    by_scope: dict[tuple, list[PayerRule]] = {}
+    groups: dict[tuple, list[tuple[tuple, tuple, PayerRule]]] = {}
     for rule in rules:
-        by_scope.setdefault((rule.payer_id, rule.plan_id, rule.code_system), []).append(rule)
+        try:
+            lo = code_key(rule.code_system, rule.code)
+            hi = code_key(rule.code_system, rule.code_end or rule.code)
+        except CodeError:
+            continue  # a malformed stored code matches no order, so it cannot tie
+        if lo[0] != hi[0] or (rule.code_end and rule.code_system in (CodeSystem.NDC, CodeSystem.RXNORM)):
+            continue  # likewise never matches (see rule_covers_code)
+        scope = (rule.payer_id, rule.plan_id, rule.code_system, specificity(rule), lo[0])
+        groups.setdefault(scope, []).append((lo, hi, rule))
     conflicts = []
-    for group in by_scope.values():
-        for a, b in combinations(group, 2):
-            if (
-                specificity(a) == specificity(b)
-                and _ranges_overlap(a, b)
-                and _dates_overlap(a, b)
-                and _conditions_can_coexist(a, b)
-            ):
-                conflicts.append((a, b))
+    for group in groups.values():
+        group.sort(key=lambda item: (item[0], item[2].pk or 0))
+        for i, (_, a_hi, a) in enumerate(group):
+            for b_lo, _, b in group[i + 1 :]:
+                if b_lo > a_hi:
+                    break
+                if _dates_overlap(a, b) and _conditions_can_coexist(a, b):
+                    conflicts.append((a, b))
     return conflicts
