@@ -173,7 +173,7 @@ class PayerRuleAdmin(admin.ModelAdmin):
         ConflictFilter,
     )
     search_fields = ("code", "code_end", "payer__name", "criteria_reference")
-    list_select_related = ("payer", "plan")
+    list_select_related = ("payer", "plan__payer")  # a plan's label names its payer
     autocomplete_fields = ("payer", "plan")
     inlines = [RequirementInline]
     save_on_top = True
