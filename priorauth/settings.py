@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "payers",
     "cases",
     "integrations",
+    "integrations.sms_twilio",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Patient texting over Twilio (app label `sms_twilio`). The only package importing `twilio`."""

@@ -1,0 +1,82 @@
+"""Twilio webhooks (signature-checked, no login) and the staff opt-out button."""
+
+from __future__ import annotations
+
+import logging
+from xml.sax.saxutils import escape
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+from cases.views import _get_case_for_user
+from integrations.sms_twilio.config import sms_config
+from integrations.sms_twilio.services import case_record_phone_opt_out, delivery_status_record, inbound_record
+
+log = logging.getLogger(__name__)
+
+
+def _signature_valid(request) -> bool:
+    """Twilio signs the exact URL it called (with query string) plus the POST fields."""
+    config = sms_config()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not config.auth_token or not signature:
+        return False
+    # Behind a proxy Django sees an internal host/scheme; PUBLIC_BASE_URL is what Twilio used.
+    if config.public_base_url:
+        url = config.public_base_url + request.get_full_path()
+    else:
+        url = request.build_absolute_uri()
+    return RequestValidator(config.auth_token).validate(url, request.POST, signature)
+
+
+def _twiml(text: str = "") -> HttpResponse:
+    inner = f"<Message>{escape(text)}</Message>" if text else ""
+    body = f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
+    return HttpResponse(body, content_type="text/xml")
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def status_callback(request):
+    if not _signature_valid(request):
+        log.warning("twilio status callback with a bad signature rejected")
+        return HttpResponseForbidden("invalid signature")
+    outcome = delivery_status_record(
+        sid=request.POST.get("MessageSid", ""),
+        twilio_status=request.POST.get("MessageStatus", ""),
+        error_code=request.POST.get("ErrorCode", ""),
+        key=request.GET.get("ob", ""),
+    )
+    log.info("twilio status callback: %s", outcome)
+    return HttpResponse(status=204)
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def inbound(request):
+    if not _signature_valid(request):
+        log.warning("twilio inbound message with a bad signature rejected")
+        return HttpResponseForbidden("invalid signature")
+    action, reply = inbound_record(
+        message_sid=request.POST.get("MessageSid", ""),
+        from_number=request.POST.get("From", ""),
+        body=request.POST.get("Body", ""),
+    )
+    log.info("twilio inbound message: %s", action)
+    return _twiml(reply)
+
+
+@login_required
+@require_POST
+def case_phone_opt_out(request, pk: int):
+    case = _get_case_for_user(request, pk)
+    case_record_phone_opt_out(case=case, actor=request.user)
+    messages.success(request, "Opt-out recorded: no more texts to this patient.")
+    return redirect(case)
