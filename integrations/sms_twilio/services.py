@@ -373,10 +373,10 @@ def _advance(message: OutboundMessage, state: str, error_code: str = "") -> bool
     return True
 
 
-def delivery_status_record(*, sid: str, twilio_status: str, error_code: str = "", key: str = "") -> str:
+def delivery_status_record(*, sid: str, reported: str, error_code: str = "", key: str = "") -> str:
     """Apply one (already signature-checked) status callback. Idempotent per (SID, status)."""
-    twilio_status = (twilio_status or "").strip().lower()
-    state = TWILIO_STATES.get(twilio_status)
+    reported = (reported or "").strip().lower()
+    state = TWILIO_STATES.get(reported)
     if not sid or state is None:
         return "ignored"
     with transaction.atomic():
@@ -400,7 +400,7 @@ def delivery_status_record(*, sid: str, twilio_status: str, error_code: str = ""
                 message.sent_at = message.sent_at or timezone.now()
                 message.save(update_fields=["twilio_sid", "sent_at", "updated_at"])
         _, created = DeliveryStatusEvent.objects.get_or_create(
-            sid=sid, state=twilio_status, defaults={"message": message, "error_code": (error_code or "")[:12]}
+            sid=sid, state=reported, defaults={"message": message, "error_code": (error_code or "")[:12]}
         )
         if not created:
             return "duplicate"

@@ -49,7 +49,7 @@ def status_callback(request):
         return HttpResponseForbidden("invalid signature")
     outcome = delivery_status_record(
         sid=request.POST.get("MessageSid", ""),
-        twilio_status=request.POST.get("MessageStatus", ""),
+        reported=request.POST.get("MessageStatus", ""),
         error_code=request.POST.get("ErrorCode", ""),
         key=request.GET.get("ob", ""),
     )
