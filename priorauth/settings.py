@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "cases",
     "integrations",
     "integrations.sms_twilio",
+    "integrations.ehr_fhir",
 ]
 
 MIDDLEWARE = [
@@ -197,3 +198,12 @@ LOGGING = {
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
+
+# Optional LLM rewrite of the medical-necessity summary: any OpenAI-compatible
+# chat-completions endpoint. Off unless LLM_BASE_URL and LLM_MODEL are set.
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
+LLM_MODEL = os.environ.get("LLM_MODEL", "")
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
+LLM_TIMEOUT_SECONDS = int(os.environ.get("LLM_TIMEOUT_SECONDS", 30))
+# How often the EHR order intake runs (minutes).
+EHR_SYNC_MINUTES = int(os.environ.get("EHR_SYNC_MINUTES", 5))

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class EhrFhirConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "integrations.ehr_fhir"
+    label = "ehr_fhir"
+    verbose_name = "EHR (FHIR R4)"
+
+    def ready(self):
+        from integrations.ehr_fhir import receivers  # noqa: F401  (connects signals)

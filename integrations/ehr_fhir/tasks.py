@@ -1,0 +1,81 @@
+"""django-q2 entry points. Ids only in, nothing PHI out."""
+
+import logging
+
+from django.utils import timezone
+
+from cases.models import CaseEvent, PriorAuthCase, Practice
+from cases.services import case_event_add
+from integrations.base import IntegrationError
+
+log = logging.getLogger(__name__)
+
+
+def sync_orders() -> dict:
+    """Scheduled: one intake pass per practice with an enabled EHR connection."""
+    from integrations.ehr_fhir.intake import SyncBusy, sync_practice
+    from integrations.ehr_fhir.models import EhrConnection
+
+    results = {}
+    for practice_id in EhrConnection.objects.filter(sync_enabled=True).values_list("practice_id", flat=True):
+        try:
+            run = sync_practice(practice=Practice.objects.get(pk=practice_id))
+            results[practice_id] = run.run_state
+        except SyncBusy:
+            results[practice_id] = "busy"
+    return results
+
+
+def sync_practice_orders(practice_id: int) -> str:
+    from integrations.ehr_fhir.intake import sync_practice
+
+    return sync_practice(practice=Practice.objects.get(pk=practice_id)).run_state
+
+
+def assemble_packet(case_id: int) -> dict | None:
+    from integrations.ehr_fhir.packet import assemble_packet as assemble
+    from integrations.ehr_fhir.summary import llm_enabled, summary_build
+
+    case = PriorAuthCase.objects.get(pk=case_id)
+    try:
+        counts = assemble(case=case)
+    except IntegrationError as exc:
+        case_event_add(case=case, kind=CaseEvent.Kind.SYSTEM, message=f"Could not read the EHR: {exc}"[:300])
+        return None
+    summary_build(case=case)
+    if llm_enabled():
+        from django_q.tasks import async_task
+
+        async_task("integrations.ehr_fhir.tasks.rewrite_summary", case_id)
+    return counts
+
+
+def rewrite_summary(case_id: int) -> bool:
+    from integrations.ehr_fhir.summary import summary_llm_rewrite
+
+    case = PriorAuthCase.objects.get(pk=case_id)
+    try:
+        summary_llm_rewrite(case=case)
+    except IntegrationError as exc:
+        case_event_add(case=case, kind=CaseEvent.Kind.SYSTEM, message=f"LLM rewrite skipped: {exc}"[:300])
+        return False
+    return True
+
+
+def write_back(write_back_id: int) -> str:
+    from integrations.ehr_fhir.writeback import writeback_send
+
+    wb = writeback_send(write_back_id=write_back_id)
+    return wb.state if wb else "not due"
+
+
+def write_back_due() -> int:
+    """Scheduled: send every write-back whose retry time has come."""
+    from integrations.ehr_fhir.models import WriteBack
+
+    due = WriteBack.objects.filter(
+        state__in=[WriteBack.State.PENDING, WriteBack.State.RETRY], next_attempt_at__lte=timezone.now()
+    ).values_list("pk", flat=True)[:100]
+    for pk in due:
+        write_back(pk)
+    return len(due)
