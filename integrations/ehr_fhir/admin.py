@@ -8,8 +8,10 @@ class EhrConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "practice", "base_url", "auth", "write_resource", "has_appointment", "sync_enabled"]
     fieldsets = [
         (None, {"fields": ["practice", "name", "base_url", "timeout_seconds", "sync_enabled"]}),
-        ("SMART Backend Services", {"fields": ["auth", "client_id", "key_id", "token_url", "scopes", "algorithm",
-                                               "private_key_pem"]}),
+        (
+            "SMART Backend Services",
+            {"fields": ["auth", "client_id", "key_id", "token_url", "scopes", "algorithm", "private_key_pem"]},
+        ),
         ("Capabilities", {"fields": ["write_resource", "has_appointment"]}),
     ]
 

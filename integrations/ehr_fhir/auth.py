@@ -46,8 +46,9 @@ def client_assertion(connection, *, now: float | None = None) -> str:
         return jwt.encode(claims, connection.private_key_pem, algorithm=connection.algorithm, headers=headers)
     except (ValueError, TypeError, jwt.PyJWTError) as exc:
         # The message names the problem, never the key.
-        raise IntegrationError(f"Cannot sign the client assertion with {connection.algorithm}: check the key.",
-                               permanent=True) from exc
+        raise IntegrationError(
+            f"Cannot sign the client assertion with {connection.algorithm}: check the key.", permanent=True
+        ) from exc
 
 
 def _cache_key(connection) -> str:

@@ -104,8 +104,9 @@ class FhirSession:
             )
         return body
 
-    def _log(self, *, resource_type, resource_id="", result_ids=(), query="", patient=None, patient_ehr_id="",
-             outcome="ok"):
+    def _log(
+        self, *, resource_type, resource_id="", result_ids=(), query="", patient=None, patient_ehr_id="", outcome="ok"
+    ):
         PhiAccessLog.objects.create(
             user=self.user,
             system_actor=self.system_actor if self.user is None else "",

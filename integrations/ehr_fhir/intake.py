@@ -234,7 +234,9 @@ def coverage_sync(*, session: FhirSession, patient: Patient) -> list[Coverage]:
             if existing:
                 existing.delete()  # no longer active (or payer unknown): never offer it as coverage
             continue
-        plan = Plan.objects.filter(payer=payer, name__iexact=fields["plan_name"]).first() if fields["plan_name"] else None
+        plan = (
+            Plan.objects.filter(payer=payer, name__iexact=fields["plan_name"]).first() if fields["plan_name"] else None
+        )
         values = {
             "payer": payer,
             "plan": plan,

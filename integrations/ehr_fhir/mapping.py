@@ -8,7 +8,10 @@ from cases.models import Order
 from payers.models import CodeSystem
 
 CPT = "http://www.ama-assn.org/go/cpt"
-HCPCS = ("https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets")
+HCPCS = (
+    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NDC = "http://hl7.org/fhir/sid/ndc"
 LOINC = "http://loinc.org"
@@ -16,7 +19,12 @@ ICD10 = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
 NPI = "http://hl7.org/fhir/sid/us-npi"
 MR_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
-ORDER_SYSTEMS = [(CPT, CodeSystem.CPT), *((s, CodeSystem.HCPCS) for s in HCPCS), (RXNORM, CodeSystem.RXNORM), (NDC, CodeSystem.NDC)]
+ORDER_SYSTEMS = [
+    (CPT, CodeSystem.CPT),
+    *((s, CodeSystem.HCPCS) for s in HCPCS),
+    (RXNORM, CodeSystem.RXNORM),
+    (NDC, CodeSystem.NDC),
+]
 
 KIND_BY_RESOURCE = {
     "ServiceRequest": Order.Kind.SERVICE,
@@ -50,10 +58,7 @@ def codings(concept: dict | None) -> list[dict]:
 def order_code(resource: dict) -> tuple[str, str, str]:
     """(code system, code, display) of an order, preferring billing codes."""
     concept = (
-        resource.get("code")
-        or resource.get("medicationCodeableConcept")
-        or resource.get("codeCodeableConcept")
-        or {}
+        resource.get("code") or resource.get("medicationCodeableConcept") or resource.get("codeCodeableConcept") or {}
     )
     found = codings(concept)
     for system_url, system in ORDER_SYSTEMS:

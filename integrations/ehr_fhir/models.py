@@ -153,9 +153,7 @@ class WriteBack(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(
-                fields=["next_attempt_at"], condition=Q(state__in=["pending", "retry"]), name="writeback_due"
-            )
+            models.Index(fields=["next_attempt_at"], condition=Q(state__in=["pending", "retry"]), name="writeback_due")
         ]
 
     def __str__(self) -> str:
@@ -177,6 +175,9 @@ class SummaryRewrite(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"LLM rewrite for case {self.case_id}"
+
 
 class SandboxResource(models.Model):
     """A FHIR resource served by the built-in sandbox EHR (embedded demo only)."""
@@ -192,3 +193,6 @@ class SandboxResource(models.Model):
             models.UniqueConstraint(fields=["resource_type", "resource_id"], name="sandbox_resource_unique"),
         ]
         ordering = ["last_updated", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.resource_id}"

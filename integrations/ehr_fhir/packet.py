@@ -36,8 +36,11 @@ class Finding:
 
 
 def _ev(resource: dict, day: date | None, value: str) -> dict:
-    return {"resource": f"{resource['resourceType']}/{resource['id']}", "date": day.isoformat() if day else "",
-            "value": value[:200]}
+    return {
+        "resource": f"{resource['resourceType']}/{resource['id']}",
+        "date": day.isoformat() if day else "",
+        "value": value[:200],
+    }
 
 
 def _display(concept: dict | None) -> str:
@@ -114,9 +117,13 @@ class Evaluator:
         ):
             return True
         name = (req.drug_class or "").strip().lower()
-        return bool(name) and name in " ".join(
-            [concept.get("text") or ""] + [c.get("display") or "" for c in mapping.codings(concept)]
-        ).lower()
+        return (
+            bool(name)
+            and name
+            in " ".join(
+                [concept.get("text") or ""] + [c.get("display") or "" for c in mapping.codings(concept)]
+            ).lower()
+        )
 
     def _medication_trial(self, req, since):
         if not (req.rxnorm_code or req.drug_class):
@@ -131,7 +138,9 @@ class Evaluator:
             end = mapping.parse_date(validity.get("end"))
             trials.append((start, end, med))
         for stmt in self.search("MedicationStatement", params):
-            if stmt.get("status") not in MED_STATES or not self._matches_drug(stmt.get("medicationCodeableConcept"), req):
+            if stmt.get("status") not in MED_STATES or not self._matches_drug(
+                stmt.get("medicationCodeableConcept"), req
+            ):
                 continue
             start, end = mapping.period_of(stmt, "effective")
             trials.append((start, end, stmt))
@@ -148,8 +157,12 @@ class Evaluator:
                 best = (start, days, res)
         if best is None:
             what = req.drug_class or f"RxNorm {req.rxnorm_code}"
-            return Finding(False, note=f"No trial of {what}" + (f" of ≥ {need} days" if need else "")
-                           + (f" since {since}" if since else ""))
+            return Finding(
+                False,
+                note=f"No trial of {what}"
+                + (f" of ≥ {need} days" if need else "")
+                + (f" since {since}" if since else ""),
+            )
         start, days, res = best
         drug = _display(res.get("medicationCodeableConcept"))
         return Finding(True, [_ev(res, start, f"{drug}, {days} days")])
@@ -217,8 +230,13 @@ class Evaluator:
             return Finding(
                 True,
                 [_ev(doc, day, title)],
-                documents=[{"title": title[:200], "ref": f"DocumentReference/{doc['id']}",
-                            "content_type": attachment.get("contentType", "")}],
+                documents=[
+                    {
+                        "title": title[:200],
+                        "ref": f"DocumentReference/{doc['id']}",
+                        "content_type": attachment.get("contentType", ""),
+                    }
+                ],
             )
         # No note: a recent visit tells the coordinator which note to ask for.
         visit_params = {"date": f"ge{since.isoformat()}"} if since else {}
@@ -260,9 +278,13 @@ def assemble_packet(*, case: PriorAuthCase, user=None) -> dict:
                 Document.objects.get_or_create(
                     case=case,
                     ehr_reference=doc["ref"],
-                    defaults={"title": doc["title"], "kind": Document.Kind.CLINICAL_NOTE,
-                              "source": Document.Source.EHR, "content_type": doc["content_type"],
-                              "requirement": rs.requirement},
+                    defaults={
+                        "title": doc["title"],
+                        "kind": Document.Kind.CLINICAL_NOTE,
+                        "source": Document.Source.EHR,
+                        "content_type": doc["content_type"],
+                        "requirement": rs.requirement,
+                    },
                 )
         case_event_add(
             case=case,

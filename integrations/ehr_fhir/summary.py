@@ -26,8 +26,10 @@ SYSTEM_PROMPT = (
 
 def summary_draft(case: PriorAuthCase) -> str:
     order = case.order
-    lines = [f"Requested: {order.code_system} {order.code} {order.description}"
-             f" (quantity {order.quantity:g}), planned for {order.service_date.isoformat()}."]
+    lines = [
+        f"Requested: {order.code_system} {order.code} {order.description}"
+        f" (quantity {order.quantity:g}), planned for {order.service_date.isoformat()}."
+    ]
     if order.diagnosis_codes:
         lines.append("Diagnoses on the order: " + ", ".join(order.diagnosis_codes) + ".")
     met = {k: [] for k in RequirementKind.values}
@@ -55,8 +57,10 @@ def summary_draft(case: PriorAuthCase) -> str:
         if text:
             lines.append(f"{label}: {text}.")
     if case.rule_id and case.rule.criteria_reference:
-        lines.append(f"The request meets the documentation requirements of payer policy {case.rule.criteria_reference}"
-                     + (" except as noted." if gaps else "."))
+        lines.append(
+            f"The request meets the documentation requirements of payer policy {case.rule.criteria_reference}"
+            + (" except as noted." if gaps else ".")
+        )
     if gaps:
         lines.append("Still missing: " + "; ".join(gaps) + ".")
     return "\n".join(lines)
@@ -79,12 +83,18 @@ def case_summary_set(*, case: PriorAuthCase, text: str, source: str, actor=None)
             locked.summary_attested_text = ""
             fields += ["summary_attested_by", "summary_attested_at", "summary_attested_text"]
         locked.save(update_fields=fields)
-        message = f"Summary {'drafted from data' if source == 'template' else 'rewritten by LLM' if source == 'llm' else 'edited'}"
+        verb = {"template": "drafted from data", "llm": "rewritten by LLM"}.get(source, "edited")
+        message = f"Summary {verb}"
         if "summary_attested_at" in fields:
             message += "; attestation cleared"
         case_event_add(case=locked, kind=CaseEvent.Kind.SYSTEM, actor=actor, message=message, source=source)
-    for name in ("summary_text", "summary_source", "summary_attested_by_id", "summary_attested_at",
-                 "summary_attested_text"):
+    for name in (
+        "summary_text",
+        "summary_source",
+        "summary_attested_by_id",
+        "summary_attested_at",
+        "summary_attested_text",
+    ):
         setattr(case, name, getattr(locked, name))
     return case
 

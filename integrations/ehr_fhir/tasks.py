@@ -4,7 +4,7 @@ import logging
 
 from django.utils import timezone
 
-from cases.models import CaseEvent, PriorAuthCase, Practice
+from cases.models import CaseEvent, Practice, PriorAuthCase
 from cases.services import case_event_add
 from integrations.base import IntegrationError
 

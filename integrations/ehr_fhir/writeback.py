@@ -65,8 +65,9 @@ def build_resource(case: PriorAuthCase, wb: WriteBack) -> dict:
             "resourceType": "ClaimResponse",
             "identifier": [identifier],
             "status": "active",
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
-                                 "code": "professional"}]},
+            "type": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]
+            },
             "use": "preauthorization",
             "patient": patient,
             "created": now,
@@ -105,23 +106,49 @@ def build_resource(case: PriorAuthCase, wb: WriteBack) -> dict:
             "subject": patient,
             "date": now,
             "description": text,
-            "content": [{"attachment": {"contentType": "text/plain",
-                                        "data": base64.b64encode(text.encode()).decode(),
-                                        "title": "Prior authorization decision"}}],
+            "content": [
+                {
+                    "attachment": {
+                        "contentType": "text/plain",
+                        "data": base64.b64encode(text.encode()).decode(),
+                        "title": "Prior authorization decision",
+                    }
+                }
+            ],
         }
         model = DocumentReference
     elif wb.resource_type == "QuestionnaireResponse":
-        items = [{"linkId": "decision", "text": "Decision",
-                  "answer": [{"valueString": OUTCOME.get(wb.decision, wb.decision)}]}]
+        items = [
+            {
+                "linkId": "decision",
+                "text": "Decision",
+                "answer": [{"valueString": OUTCOME.get(wb.decision, wb.decision)}],
+            }
+        ]
         if case.authorization_number:
-            items.append({"linkId": "auth-number", "text": "Authorization number",
-                          "answer": [{"valueString": case.authorization_number}]})
+            items.append(
+                {
+                    "linkId": "auth-number",
+                    "text": "Authorization number",
+                    "answer": [{"valueString": case.authorization_number}],
+                }
+            )
         if case.auth_effective_start:
-            items.append({"linkId": "start", "text": "Effective from",
-                          "answer": [{"valueDate": case.auth_effective_start.isoformat()}]})
+            items.append(
+                {
+                    "linkId": "start",
+                    "text": "Effective from",
+                    "answer": [{"valueDate": case.auth_effective_start.isoformat()}],
+                }
+            )
         if case.auth_effective_end:
-            items.append({"linkId": "end", "text": "Effective to",
-                          "answer": [{"valueDate": case.auth_effective_end.isoformat()}]})
+            items.append(
+                {
+                    "linkId": "end",
+                    "text": "Effective to",
+                    "answer": [{"valueDate": case.auth_effective_end.isoformat()}],
+                }
+            )
         body = {
             "resourceType": "QuestionnaireResponse",
             "identifier": identifier,  # 0..1 on QuestionnaireResponse
@@ -155,8 +182,9 @@ def writeback_record(*, case: PriorAuthCase, event, to_status: str) -> WriteBack
         wb.state = WriteBack.State.UNSUPPORTED
         wb.error = why
         wb.save()
-        case_event_add(case=case, kind=CaseEvent.Kind.WRITE_BACK, message=f"Write-back not supported: {why}",
-                       write_back_id=wb.pk)
+        case_event_add(
+            case=case, kind=CaseEvent.Kind.WRITE_BACK, message=f"Write-back not supported: {why}", write_back_id=wb.pk
+        )
         return wb
     wb.resource_type = connection.write_resource
     wb.save()
@@ -169,8 +197,11 @@ def writeback_send(*, write_back_id: int) -> WriteBack | None:
     with transaction.atomic():
         wb = (
             WriteBack.objects.select_for_update(skip_locked=True)
-            .filter(pk=write_back_id, state__in=[WriteBack.State.PENDING, WriteBack.State.RETRY],
-                    next_attempt_at__lte=timezone.now())
+            .filter(
+                pk=write_back_id,
+                state__in=[WriteBack.State.PENDING, WriteBack.State.RETRY],
+                next_attempt_at__lte=timezone.now(),
+            )
             .first()
         )
         if wb is None:
@@ -192,9 +223,13 @@ def writeback_send(*, write_back_id: int) -> WriteBack | None:
         wb.error = ""
         wb.save()
         verb = "written" if status == 201 else "already in the chart"
-        case_event_add(case=case, kind=CaseEvent.Kind.WRITE_BACK,
-                       message=f"Decision {verb} as {wb.resource_type}/{wb.ehr_resource_id}".rstrip("/"),
-                       write_back_id=wb.pk, http_status=status)
+        case_event_add(
+            case=case,
+            kind=CaseEvent.Kind.WRITE_BACK,
+            message=f"Decision {verb} as {wb.resource_type}/{wb.ehr_resource_id}".rstrip("/"),
+            write_back_id=wb.pk,
+            http_status=status,
+        )
     return wb
 
 
@@ -204,16 +239,28 @@ def _failed(wb: WriteBack, case: PriorAuthCase, exc: Exception) -> None:
     if permanent or wb.attempts >= MAX_ATTEMPTS:
         wb.state = WriteBack.State.FAILED
         wb.save()
-        case_event_add(case=case, kind=CaseEvent.Kind.WRITE_BACK,
-                       message=f"Write-back failed after {wb.attempts} attempt(s): {wb.error}"[:300],
-                       write_back_id=wb.pk)
-        task_create(case=case, kind=Task.Kind.RECORD_OUTCOME, title="Enter the PA decision in the EHR by hand",
-                    detail=wb.error, role=Role.COORDINATOR, dedupe_key=f"writeback-{wb.pk}")
+        case_event_add(
+            case=case,
+            kind=CaseEvent.Kind.WRITE_BACK,
+            message=f"Write-back failed after {wb.attempts} attempt(s): {wb.error}"[:300],
+            write_back_id=wb.pk,
+        )
+        task_create(
+            case=case,
+            kind=Task.Kind.RECORD_OUTCOME,
+            title="Enter the PA decision in the EHR by hand",
+            detail=wb.error,
+            role=Role.COORDINATOR,
+            dedupe_key=f"writeback-{wb.pk}",
+        )
         return
     wb.state = WriteBack.State.RETRY
     wb.next_attempt_at = timezone.now() + backoff(wb.attempts)
     wb.save()
-    case_event_add(case=case, kind=CaseEvent.Kind.WRITE_BACK,
-                   message=f"Write-back attempt {wb.attempts} failed, retry at "
-                           f"{timezone.localtime(wb.next_attempt_at):%H:%M}: {wb.error}"[:300],
-                   write_back_id=wb.pk)
+    case_event_add(
+        case=case,
+        kind=CaseEvent.Kind.WRITE_BACK,
+        message=f"Write-back attempt {wb.attempts} failed, retry at "
+        f"{timezone.localtime(wb.next_attempt_at):%H:%M}: {wb.error}"[:300],
+        write_back_id=wb.pk,
+    )

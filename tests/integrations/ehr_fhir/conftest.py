@@ -26,9 +26,11 @@ def _pem(private_key) -> tuple[str, str]:
     private = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -52,8 +54,12 @@ class EhrPeer:
         requests.post(f"{self.root}/__admin/clear-log", timeout=10)  # keep only the test's own requests
 
     def create(self, resource: dict) -> dict:
-        r = requests.post(f"{self.base}/{resource['resourceType']}", json=resource,
-                          headers={"Content-Type": "application/fhir+json"}, timeout=10)
+        r = requests.post(
+            f"{self.base}/{resource['resourceType']}",
+            json=resource,
+            headers={"Content-Type": "application/fhir+json"},
+            timeout=10,
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -62,8 +68,9 @@ class EhrPeer:
         return [e["resource"] for e in r.json().get("entry", [])]
 
     def fault(self, match: str, mode: str, times: int = 1):
-        requests.post(f"{self.root}/__admin/fault", json={"match": match, "mode": mode, "times": times},
-                      timeout=10).raise_for_status()
+        requests.post(
+            f"{self.root}/__admin/fault", json={"match": match, "mode": mode, "times": times}, timeout=10
+        ).raise_for_status()
 
     def requests_log(self) -> list[dict]:
         return requests.get(f"{self.root}/__admin/requests", timeout=10).json()
@@ -80,7 +87,10 @@ def ehr_server(tmp_path_factory):
     config.write_text(json.dumps({"clients": {"rs-client": rsa_public, "es-client": ec_public}, "tokenTtl": 300}))
     proc = subprocess.Popen(
         ["node", str(ROOT / "tests" / "peers" / "ehr_fhir_server.mjs"), "0", str(config)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()
@@ -103,8 +113,9 @@ def ehr(ehr_server, db):
 
 @pytest.fixture
 def connection(practice, ehr):
-    return EhrConnection.objects.create(practice=practice, base_url=ehr.base, timeout_seconds=2,
-                                        write_resource=EhrConnection.WriteResource.TASK)
+    return EhrConnection.objects.create(
+        practice=practice, base_url=ehr.base, timeout_seconds=2, write_resource=EhrConnection.WriteResource.TASK
+    )
 
 
 @pytest.fixture
@@ -124,21 +135,33 @@ def coord(practice):
     return f.UserFactory(practice=practice, username="coord-ehr", roles=[Role.COORDINATOR])
 
 
-def service_request(ehr, *, patient_id, practitioner_id, code="70551", priority="routine", when="2026-03-02",
-                    status="active", system="http://www.ama-assn.org/go/cpt", **extra) -> dict:
-    return ehr.create({
-        "resourceType": "ServiceRequest",
-        "status": status,
-        "intent": "order",
-        "priority": priority,
-        "identifier": [{"system": "urn:test:order", "value": uuid.uuid4().hex}],
-        "code": {"coding": [{"system": system, "code": code, "display": "MRI brain without contrast"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "requester": {"reference": f"Practitioner/{practitioner_id}"},
-        "occurrenceDateTime": when,
-        "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G43.909"}]}],
-        **extra,
-    })
+def service_request(
+    ehr,
+    *,
+    patient_id,
+    practitioner_id,
+    code="70551",
+    priority="routine",
+    when="2026-03-02",
+    status="active",
+    system="http://www.ama-assn.org/go/cpt",
+    **extra,
+) -> dict:
+    return ehr.create(
+        {
+            "resourceType": "ServiceRequest",
+            "status": status,
+            "intent": "order",
+            "priority": priority,
+            "identifier": [{"system": "urn:test:order", "value": uuid.uuid4().hex}],
+            "code": {"coding": [{"system": system, "code": code, "display": "MRI brain without contrast"}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "requester": {"reference": f"Practitioner/{practitioner_id}"},
+            "occurrenceDateTime": when,
+            "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G43.909"}]}],
+            **extra,
+        }
+    )
 
 
 def synthea_practitioner_id(ehr) -> str:

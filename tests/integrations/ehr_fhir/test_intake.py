@@ -41,8 +41,9 @@ def test_intake_is_idempotent_across_two_syncs(practice, connection, ehr, medica
 @time_machine.travel("2026-02-20 12:00Z", tick=False)
 def test_order_without_coverage_becomes_a_coverage_gap(practice, connection, ehr, medicaid, synthea_provider):
     # given a new EHR patient with no Coverage at all
-    pid = ehr.create({"resourceType": "Patient", "name": [{"family": "Nocover", "given": ["Ann"]}],
-                      "birthDate": "1980-02-02"})["id"]
+    pid = ehr.create(
+        {"resourceType": "Patient", "name": [{"family": "Nocover", "given": ["Ann"]}], "birthDate": "1980-02-02"}
+    )["id"]
     service_request(ehr, patient_id=pid, practitioner_id=synthea_practitioner_id(ehr))
     # when intake runs
     run = sync_practice(practice=practice)
@@ -56,8 +57,9 @@ def test_order_without_coverage_becomes_a_coverage_gap(practice, connection, ehr
 @time_machine.travel("2026-02-20 12:00Z", tick=False)
 def test_stat_order_is_flagged_for_retro_authorization(practice, connection, ehr, medicaid, synthea_provider):
     # given a stat order (FHIR's emergency priority)
-    service_request(ehr, patient_id=ehr.synthea_ids["Patient"][0], practitioner_id=synthea_practitioner_id(ehr),
-                    priority="stat")
+    service_request(
+        ehr, patient_id=ehr.synthea_ids["Patient"][0], practitioner_id=synthea_practitioner_id(ehr), priority="stat"
+    )
     # when intake runs
     sync_practice(practice=practice)
     # then the case is kept out of automation
@@ -71,8 +73,10 @@ def test_sync_failing_part_way_resumes_without_duplicates(practice, connection, 
     # given three orders, and the EHR failing on the Coverage read of the second order's patient
     _rule(medicaid[0])
     pract = synthea_practitioner_id(ehr)
-    pids = [ehr.create({"resourceType": "Patient", "name": [{"family": f"P{i}"}], "birthDate": "1970-01-01"})["id"]
-            for i in range(3)]
+    pids = [
+        ehr.create({"resourceType": "Patient", "name": [{"family": f"P{i}"}], "birthDate": "1970-01-01"})["id"]
+        for i in range(3)
+    ]
     for pid in pids:
         service_request(ehr, patient_id=pid, practitioner_id=pract)
     ehr.fault(f"Coverage?patient=Patient%2F{pids[1]}", "500")

@@ -10,8 +10,15 @@ def test_smart_assertion_has_the_right_claims_and_a_fresh_jti_per_token(practice
     # given a SMART Backend Services connection whose key the EHR's token endpoint knows
     client_id, key = ehr.keys[alg]
     connection = EhrConnection.objects.create(
-        practice=practice, base_url=ehr.base, auth=EhrConnection.Auth.SMART_BACKEND, client_id=client_id,
-        private_key_pem=key, key_id="k1", token_url=ehr.token_url, algorithm=alg, scopes="system/*.rs",
+        practice=practice,
+        base_url=ehr.base,
+        auth=EhrConnection.Auth.SMART_BACKEND,
+        client_id=client_id,
+        private_key_pem=key,
+        key_id="k1",
+        token_url=ehr.token_url,
+        algorithm=alg,
+        scopes="system/*.rs",
     )
     seen = len(ehr.assertions())
     # when intake runs twice with the token cached, then again after the cache is gone
@@ -38,8 +45,13 @@ def test_smart_assertion_has_the_right_claims_and_a_fresh_jti_per_token(practice
 def test_wrong_key_is_refused_with_a_clear_error(practice, ehr):
     # given a connection signing with a key the EHR does not know for that client
     EhrConnection.objects.create(
-        practice=practice, base_url=ehr.base, auth=EhrConnection.Auth.SMART_BACKEND, client_id="rs-client",
-        private_key_pem=ehr.keys["ES384"][1], token_url=ehr.token_url, algorithm="ES384",
+        practice=practice,
+        base_url=ehr.base,
+        auth=EhrConnection.Auth.SMART_BACKEND,
+        client_id="rs-client",
+        private_key_pem=ehr.keys["ES384"][1],
+        token_url=ehr.token_url,
+        algorithm="ES384",
     )
     # when intake runs
     run = sync_practice(practice=practice)

@@ -17,9 +17,17 @@ def _submitted_case(practice, ehr, payer):
 
 
 def _approve(case):
-    transition(case, Status.APPROVED, reason="A1", fields={
-        "authorization_number": "AUTH-778", "auth_effective_start": dt.date(2026, 3, 1),
-        "auth_effective_end": dt.date(2026, 6, 30), "units_approved": 1})
+    transition(
+        case,
+        Status.APPROVED,
+        reason="A1",
+        fields={
+            "authorization_number": "AUTH-778",
+            "auth_effective_start": dt.date(2026, 3, 1),
+            "auth_effective_end": dt.date(2026, 6, 30),
+            "units_approved": 1,
+        },
+    )
 
 
 @time_machine.travel("2026-02-20 12:00Z")
@@ -38,7 +46,8 @@ def test_write_back_creates_exactly_one_resource_when_the_job_runs_twice(practic
     assert len(found) == 1
     assert found[0]["output"][0]["valueString"] == "AUTH-778"
     assert [r["ifNoneExist"] for r in ehr.requests_log() if r["method"] == "POST" and r["path"] == "/Task"] == [
-        f"identifier={wb.identifier_system}|{wb.identifier_value}"] * 2
+        f"identifier={wb.identifier_system}|{wb.identifier_value}"
+    ] * 2
     wb.refresh_from_db()
     assert wb.state == WriteBack.State.DONE and wb.ehr_resource_id == found[0]["id"]
 
