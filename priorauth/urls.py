@@ -11,6 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cases.urls")),
     path("", include("integrations.sms_twilio.urls")),
-
     path("", include("integrations.ehr_fhir.urls")),
 ]
