@@ -6,12 +6,27 @@ changes a case also appends a CaseEvent, so the timeline is complete.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zoneinfo
+from datetime import datetime, time, timedelta
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from cases.models import CaseEvent, Coverage, Order, PriorAuthCase, RequirementStatus, Role, Status, Task, Urgency
+from cases.models import (
+    CaseEvent,
+    Coverage,
+    Document,
+    Order,
+    PriorAuthCase,
+    RequirementStatus,
+    Role,
+    Status,
+    Task,
+    Urgency,
+)
 from cases.transitions import transition
 from payers.rules import RuleConflict, check_order
 
@@ -80,6 +95,9 @@ def task_complete(*, task: Task, actor) -> Task:
             message=f"Done: {locked.title}",
             task_id=locked.pk,
         )
+        if locked.kind == Task.Kind.CLINICIAN_INPUT:
+            # The clinician answered: the case may have nothing else waiting.
+            case_advance_if_ready(case=locked.case, actor=actor)
     return locked
 
 
@@ -199,3 +217,380 @@ def case_open_for_order(*, order: Order, actor=None) -> PriorAuthCase:
         for requirement in decision.rule.requirements.all():
             RequirementStatus.objects.create(case=case, requirement=requirement)
     return case
+
+
+# ---------------------------------------------------------------------------
+# Staff actions on the case page. Each checks the case's state (permissions by
+# role are checked by the view, see cases/permissions.py), writes through
+# `transition` or a CaseEvent, and raises ActionRefused with a sentence staff
+# can read when the action does not fit the case as it stands now.
+
+
+class ActionRefused(Exception):
+    """An action that does not fit the case's current state; the message is for staff."""
+
+
+SUBMIT_TASK_KEY = "submit"
+_CLOSING_STATES = (RequirementStatus.State.MET, RequirementStatus.State.WAIVED)
+
+
+def _open_tasks_close(*, case: PriorAuthCase, actor, kinds=None) -> int:
+    """Mark the case's open tasks (of `kinds`, or all) done by `actor`. Returns how many."""
+    tasks = Task.objects.filter(case=case, done_at__isnull=True)
+    if kinds is not None:
+        tasks = tasks.filter(kind__in=list(kinds))
+    return tasks.update(done_at=timezone.now(), done_by=actor)
+
+
+def case_blockers(*, case: PriorAuthCase) -> list[str]:
+    """Why the case is not ready to submit (empty list = ready)."""
+    blockers = []
+    gaps = case.requirement_statuses.filter(state=RequirementStatus.State.GAP).count()
+    if gaps:
+        blockers.append(f"{gaps} documentation gap(s) open")
+    if case.tasks.filter(kind=Task.Kind.CLINICIAN_INPUT, done_at__isnull=True).exists():
+        blockers.append("clinician input requested")
+    # Nothing drafted is submitted without a named person's attestation of the exact text.
+    if case.summary_text and not case.summary_is_attested:
+        blockers.append("summary not attested")
+    return blockers
+
+
+def case_advance_if_ready(*, case: PriorAuthCase, actor=None) -> bool:
+    """Move a gathering / needs-clinician case to ready once nothing blocks it."""
+    case.refresh_from_db()
+    if case.status not in (Status.GATHERING, Status.NEEDS_CLINICIAN) or case_blockers(case=case):
+        return False
+    transition(case, Status.READY, actor=actor, reason="Packet complete")
+    return True
+
+
+def case_resolve_gap(*, case: PriorAuthCase, requirement_status: RequirementStatus, actor, note: str = "") -> None:
+    """A person marks one documentation gap resolved (e.g. checked the chart by hand)."""
+    if requirement_status.case_id != case.pk:
+        raise ActionRefused("That requirement belongs to another case.")
+    if requirement_status.state != RequirementStatus.State.GAP:
+        raise ActionRefused("That requirement is not an open gap.")
+    with transaction.atomic():
+        requirement_status.state = RequirementStatus.State.WAIVED
+        requirement_status.resolved_by = actor
+        requirement_status.note = (note.strip() or "Resolved by staff")[:300]
+        requirement_status.save(update_fields=["state", "resolved_by", "note", "updated_at"])
+        case_event_add(
+            case=case,
+            kind=CaseEvent.Kind.DOCUMENT,
+            actor=actor,
+            message=f"Gap resolved: {requirement_status.requirement.description}",
+            requirement_id=requirement_status.requirement_id,
+        )
+        if not case.requirement_statuses.filter(state=RequirementStatus.State.GAP).exists():
+            _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.CLOSE_GAP])
+        case_advance_if_ready(case=case, actor=actor)
+
+
+def case_request_clinician_input(*, case: PriorAuthCase, actor, question: str, due_at=None) -> Task:
+    """Ask the ordering clinician (or any clinician) a question; the case waits for them."""
+    question = question.strip()
+    if not question:
+        raise ActionRefused("Write what the clinician should answer.")
+    if not case.is_open:
+        raise ActionRefused("The case is closed.")
+    provider_user = getattr(case.order.ordering_provider, "user", None)
+    with transaction.atomic():
+        task = task_create(
+            case=case,
+            kind=Task.Kind.CLINICIAN_INPUT,
+            title="Clinical input requested",
+            detail=question,
+            assignee=provider_user,
+            role="" if provider_user else Role.CLINICIAN,
+            due_at=due_at or timezone.now() + timedelta(days=2),
+            actor=actor,
+        )
+        if case.status in (Status.GATHERING, Status.READY):
+            transition(case, Status.NEEDS_CLINICIAN, actor=actor, reason="Clinical input requested")
+    return task
+
+
+def case_attest_summary(*, case: PriorAuthCase, actor) -> PriorAuthCase:
+    """The clinician attests the exact summary text now on the case."""
+    with transaction.atomic():
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        if not locked.summary_text.strip():
+            raise ActionRefused("There is no summary to attest.")
+        if locked.summary_is_attested:
+            raise ActionRefused("The summary is already attested.")
+        locked.summary_attested_by = actor
+        locked.summary_attested_at = timezone.now()
+        locked.summary_attested_text = locked.summary_text
+        locked.save(update_fields=["summary_attested_by", "summary_attested_at", "summary_attested_text"])
+        case_event_add(case=locked, kind=CaseEvent.Kind.NOTE, actor=actor, message="Medical-necessity summary attested")
+        case_advance_if_ready(case=locked, actor=actor)
+    case.refresh_from_db()
+    return case
+
+
+def case_approve_submission(*, case: PriorAuthCase, actor) -> PriorAuthCase:
+    """A manager approves the case for submission (practice.submission_requires_approval)."""
+    with transaction.atomic():
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        if locked.status != Status.READY:
+            raise ActionRefused("Only a case that is ready to submit can be approved.")
+        if locked.submission_approved_at:
+            raise ActionRefused("The submission is already approved.")
+        locked.submission_approved_by = actor
+        locked.submission_approved_at = timezone.now()
+        locked.save(update_fields=["submission_approved_by", "submission_approved_at"])
+        case_event_add(case=locked, kind=CaseEvent.Kind.APPROVAL, actor=actor, message="Submission approved")
+        _open_tasks_close(case=locked, actor=actor, kinds=[Task.Kind.APPROVE_SUBMISSION])
+    case.refresh_from_db()
+    return case
+
+
+def case_submit(*, case: PriorAuthCase, actor) -> Task:
+    """Send a ready case to its payer.
+
+    Until the payer channels exist (issue 5 replaces this body), this records
+    the intent: a SUBMIT task for a coordinator and a SUBMISSION event; the
+    case stays `ready`. A person submits on the portal / by fax and records the
+    outcome with `case_record_outcome`.
+    """
+    case.refresh_from_db()
+    if case.status != Status.READY:
+        raise ActionRefused("Only a case that is ready can be submitted.")
+    if case.practice.submission_requires_approval and not case.submission_approved_at:
+        raise ActionRefused("A manager must approve this submission first.")
+    blockers = case_blockers(case=case)
+    if blockers:
+        raise ActionRefused("Not ready: " + "; ".join(blockers) + ".")
+    channel = case.channel or (case.payer.default_channel if case.payer_id else "")
+    with transaction.atomic():
+        task = task_create(
+            case=case,
+            kind=Task.Kind.SUBMIT,
+            title=f"Submit to {case.payer or 'the payer'} ({channel or 'channel not set'})",
+            detail="Submit the packet, then record the payer's answer on the case page.",
+            assignee=case.assignee,
+            role="" if case.assignee_id else Role.COORDINATOR,
+            due_at=timezone.now() + timedelta(days=1),
+            actor=actor,
+            dedupe_key=SUBMIT_TASK_KEY,
+        )
+        if task is None:
+            raise ActionRefused("A submission is already queued for this case.")
+        case_event_add(
+            case=case, kind=CaseEvent.Kind.SUBMISSION, actor=actor, message="Submission requested", channel=channel
+        )
+    return task
+
+
+OUTCOMES = {
+    "submitted": Status.SUBMITTED,
+    "approved": Status.APPROVED,
+    "partially_approved": Status.PARTIALLY_APPROVED,
+    "pended": Status.PENDED,
+    "denied": Status.DENIED,
+}
+
+
+def case_record_outcome(
+    *,
+    case: PriorAuthCase,
+    actor,
+    outcome: str,
+    authorization_number: str = "",
+    effective_start=None,
+    effective_end=None,
+    units_approved=None,
+    denial_reason_code: str = "",
+    denial_reason_text: str = "",
+    appeal_deadline=None,
+    payer_reference: str = "",
+    note: str = "",
+) -> CaseEvent:
+    """Record what a payer answered on its portal, by fax or by phone.
+
+    `outcome` is submitted (accepted, awaiting a decision), approved,
+    partially_approved, pended (with the payer's request in `note`) or denied.
+    A ready case whose submission was done by hand first moves to submitted.
+    """
+    if outcome not in OUTCOMES:
+        raise ActionRefused("Choose an outcome.")
+    to = OUTCOMES[outcome]
+    if to in (Status.APPROVED, Status.PARTIALLY_APPROVED) and not (authorization_number and effective_start):
+        raise ActionRefused("An approval needs the authorization number and its start date.")
+    if effective_start and effective_end and effective_end < effective_start:
+        raise ActionRefused("The authorization ends before it starts.")
+    if to == Status.DENIED and not (denial_reason_text or denial_reason_code):
+        raise ActionRefused("A denial needs the payer's reason.")
+    if to == Status.PENDED and not note.strip():
+        raise ActionRefused("Write down what the payer asked for.")
+    case.refresh_from_db()
+    fields: dict = {}
+    if payer_reference:
+        fields["payer_tracking_id"] = payer_reference[:80]
+    if to in (Status.APPROVED, Status.PARTIALLY_APPROVED):
+        fields |= {
+            "authorization_number": authorization_number[:50],
+            "auth_effective_start": effective_start,
+            "auth_effective_end": effective_end,
+            "units_approved": units_approved,
+        }
+    if to == Status.DENIED:
+        if appeal_deadline is None and case.payer_id:
+            appeal_deadline = timezone.localdate() + timedelta(days=case.payer.appeal_window_days)
+        fields |= {
+            "denial_reason_code": denial_reason_code[:20],
+            "denial_reason_text": denial_reason_text,
+            "appeal_deadline": appeal_deadline,
+        }
+    with transaction.atomic():
+        if case.status == Status.READY:
+            if not case.tasks.filter(kind=Task.Kind.SUBMIT, done_at__isnull=True).exists():
+                raise ActionRefused("Submit the case before recording the payer's answer.")
+            transition(case, Status.SUBMITTED, actor=actor, reason="Submitted by hand (portal / fax / phone)")
+            _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.SUBMIT])
+        if to == Status.SUBMITTED and case.status == Status.SUBMITTED:
+            # Already with the payer: only the payer's reference is new.
+            if payer_reference:
+                PriorAuthCase.objects.filter(pk=case.pk).update(payer_tracking_id=payer_reference[:80])
+                case.payer_tracking_id = payer_reference[:80]
+            return case_event_add(
+                case=case, kind=CaseEvent.Kind.PAYER, actor=actor, message="Payer accepted the request", outcome=outcome
+            )
+        reason = note.strip() or f"Payer outcome recorded: {to.label}"
+        event = transition(case, to, actor=actor, reason=reason, fields=fields, source="manual")
+        _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.RECORD_OUTCOME, Task.Kind.SUBMIT])
+        if to == Status.PENDED:
+            provider_user = getattr(case.order.ordering_provider, "user", None)
+            task_create(
+                case=case,
+                kind=Task.Kind.ANSWER_INFO_REQUEST,
+                title="Answer the payer's information request",
+                detail=note.strip(),
+                assignee=provider_user,
+                role="" if provider_user else Role.CLINICIAN,
+                due_at=timezone.now() + timedelta(days=2),
+                actor=actor,
+            )
+        elif to == Status.DENIED:
+            task_create(
+                case=case,
+                kind=Task.Kind.WORK_DENIAL,
+                title="Work the denial: appeal or peer-to-peer",
+                detail=" ".join(x for x in (denial_reason_code, denial_reason_text) if x),
+                role=Role.COORDINATOR,
+                due_at=_end_of_day(appeal_deadline, case) if appeal_deadline else None,
+                actor=actor,
+                dedupe_key=f"denial:{event.pk}",
+            )
+    return event
+
+
+def _end_of_day(day, case: PriorAuthCase):
+    return datetime.combine(day, time(17, 0), tzinfo=zoneinfo.ZoneInfo(case.practice.time_zone))
+
+
+def case_escalate(*, case: PriorAuthCase, actor, reason: str) -> Task:
+    """Raise the case to the managers with a reason."""
+    reason = reason.strip()
+    if not reason:
+        raise ActionRefused("Say why the case is escalated.")
+    if not case.is_open:
+        raise ActionRefused("The case is closed.")
+    with transaction.atomic():
+        case_event_add(case=case, kind=CaseEvent.Kind.ESCALATION, actor=actor, message=f"Escalated: {reason}")
+        return task_create(
+            case=case,
+            kind=Task.Kind.ESCALATION,
+            title="Escalated case",
+            detail=reason,
+            role=Role.MANAGER,
+            due_at=timezone.now() + timedelta(days=1),
+            actor=actor,
+        )
+
+
+def case_cancel(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
+    """Cancel the case (order withdrawn); its open tasks are closed."""
+    reason = reason.strip()
+    if not reason:
+        raise ActionRefused("A cancellation needs a reason.")
+    with transaction.atomic():
+        event = transition(case, Status.CANCELLED, actor=actor, reason=f"Cancelled: {reason}")
+        _open_tasks_close(case=case, actor=actor)
+    return event
+
+
+# Uploads: the declared content type is the browser's guess; the first bytes
+# decide. Only what a payer accepts in a packet.
+_MAGIC = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+)
+ALLOWED_UPLOAD_TYPES = frozenset(t for _, t, _ in _MAGIC)
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+
+
+def sniff_content_type(head: bytes) -> tuple[str, str] | None:
+    """(content type, extension) from a file's first bytes, or None if not PDF/PNG/JPEG."""
+    for magic, content_type, ext in _MAGIC:
+        if head.startswith(magic):
+            return content_type, ext
+    return None
+
+
+def document_upload(
+    *, case: PriorAuthCase, actor, file, title: str = "", kind: str = "other", requirement_status=None
+) -> Document:
+    """Store an uploaded PDF / PNG / JPEG on the case.
+
+    With `requirement_status` (an open gap of this case) the gap is met by the
+    document. The stored name carries no patient data (see document_upload_to).
+    """
+    size = file.size
+    if size == 0:
+        raise ActionRefused("The file is empty.")
+    if size > settings.DOCUMENT_MAX_BYTES:
+        raise ActionRefused(f"The file is larger than {filesizeformat(settings.DOCUMENT_MAX_BYTES)}.")
+    file.seek(0)
+    head = file.read(16)
+    file.seek(0)
+    sniffed = sniff_content_type(head)
+    if sniffed is None:
+        raise ActionRefused("Only PDF, PNG and JPEG files can be uploaded.")
+    content_type, ext = sniffed
+    declared = (getattr(file, "content_type", "") or "").split(";")[0].strip().lower()
+    if declared not in _GENERIC_TYPES and declared != content_type:
+        raise ActionRefused("The file's content does not match its type.")
+    if requirement_status is not None and requirement_status.case_id != case.pk:
+        raise ActionRefused("That requirement belongs to another case.")
+    title = (title.strip() or "Uploaded document")[:200]
+    with transaction.atomic():
+        doc = Document(
+            case=case,
+            kind=kind if kind in Document.Kind.values else Document.Kind.OTHER,
+            title=title,
+            content_type=content_type,
+            size_bytes=size,
+            source=Document.Source.UPLOAD,
+            requirement=requirement_status.requirement if requirement_status is not None else None,
+            uploaded_by=actor,
+        )
+        # The original file name often names the patient: it is not kept.
+        doc.file.save(f"upload{ext}", ContentFile(file.read()), save=False)
+        doc.save()
+        case_event_add(
+            case=case, kind=CaseEvent.Kind.DOCUMENT, actor=actor, message=f"Uploaded: {title}", document_id=doc.pk
+        )
+        if requirement_status is not None and requirement_status.state == RequirementStatus.State.GAP:
+            requirement_status.state = RequirementStatus.State.MET
+            requirement_status.resolved_by = actor
+            requirement_status.evidence = [
+                {"resource": f"Document/{doc.pk}", "date": timezone.localdate().isoformat(), "value": title}
+            ]
+            requirement_status.note = "Met by an uploaded document"
+            requirement_status.save(update_fields=["state", "resolved_by", "evidence", "note", "updated_at"])
+            case_advance_if_ready(case=case, actor=actor)
+    return doc

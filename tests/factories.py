@@ -147,3 +147,37 @@ class CaseFactory(factory.django.DjangoModelFactory):
     patient = factory.SelfAttribute("order.patient")
     payer = factory.SubFactory(PayerFactory)
     status = cm.Status.NEW
+
+
+class RequirementStatusFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = cm.RequirementStatus
+
+    case = factory.SubFactory(CaseFactory)
+    requirement = factory.SubFactory(RequirementFactory)
+    state = cm.RequirementStatus.State.GAP
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = cm.Task
+
+    case = factory.SubFactory(CaseFactory)
+    kind = cm.Task.Kind.CLOSE_GAP
+    title = factory.Sequence(lambda n: f"Task {n}")
+    role = cm.Role.COORDINATOR
+
+
+class CaseEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = cm.CaseEvent
+
+    case = factory.SubFactory(CaseFactory)
+    kind = cm.CaseEvent.Kind.NOTE
+    message = factory.Sequence(lambda n: f"Note {n}")
+
+
+# Smallest valid-looking heads of the three accepted upload types.
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+JPEG_BYTES = b"\xff\xd8\xff\xe0" + b"\x00" * 32

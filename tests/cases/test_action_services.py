@@ -1,0 +1,225 @@
+"""The case-page services: state checks, timeline lines, tasks."""
+
+import datetime as dt
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from cases import services as s
+from cases.models import CaseEvent, RequirementStatus, Status, Task
+from cases.transitions import InvalidTransition
+from tests import factories as f
+
+
+@pytest.fixture
+def ready_case(case):
+    case.status = Status.READY
+    case.save(update_fields=["status"])
+    return case
+
+
+def test_submit_needs_manager_approval_when_the_practice_requires_it(ready_case, coordinator, manager):
+    # given a practice that requires approval (the default) and a ready case
+    # when a coordinator submits before approval, then it is refused
+    with pytest.raises(s.ActionRefused, match="approve"):
+        s.case_submit(case=ready_case, actor=coordinator)
+    # when the manager approves, then the submit records the intent as a task and stays ready
+    s.case_approve_submission(case=ready_case, actor=manager)
+    task = s.case_submit(case=ready_case, actor=coordinator)
+    ready_case.refresh_from_db()
+    assert task.kind == Task.Kind.SUBMIT and task.is_open
+    assert ready_case.status == Status.READY
+    assert ready_case.submission_approved_by == manager
+    assert ready_case.events.filter(kind=CaseEvent.Kind.SUBMISSION).count() == 1
+    assert ready_case.events.filter(kind=CaseEvent.Kind.APPROVAL).count() == 1
+    # and a second submit is refused rather than queued twice
+    with pytest.raises(s.ActionRefused, match="already queued"):
+        s.case_submit(case=ready_case, actor=coordinator)
+
+
+def test_submit_without_approval_when_the_practice_does_not_require_it(ready_case, coordinator):
+    ready_case.practice.submission_requires_approval = False
+    ready_case.practice.save()
+    assert s.case_submit(case=ready_case, actor=coordinator).kind == Task.Kind.SUBMIT
+
+
+def test_submit_refuses_an_unattested_summary(ready_case, coordinator):
+    ready_case.practice.submission_requires_approval = False
+    ready_case.practice.save()
+    ready_case.summary_text = "Drafted summary"
+    ready_case.save()
+    with pytest.raises(s.ActionRefused, match="summary not attested"):
+        s.case_submit(case=ready_case, actor=coordinator)
+
+
+def test_approval_refused_unless_ready(case, manager):
+    case.status = Status.GATHERING
+    case.save()
+    with pytest.raises(s.ActionRefused):
+        s.case_approve_submission(case=case, actor=manager)
+
+
+def test_record_approval_after_a_manual_submission(ready_case, coordinator, manager):
+    # given a ready case whose submission was requested
+    s.case_approve_submission(case=ready_case, actor=manager)
+    s.case_submit(case=ready_case, actor=coordinator)
+    # when the coordinator records the portal's approval
+    s.case_record_outcome(
+        case=ready_case,
+        actor=coordinator,
+        outcome="approved",
+        authorization_number="AUTH-123",
+        effective_start=dt.date(2026, 1, 1),
+        effective_end=dt.date(2026, 3, 31),
+        units_approved=1,
+    )
+    # then the case went ready → submitted → approved with the decision fields, and the submit task is done
+    ready_case.refresh_from_db()
+    assert ready_case.status == Status.APPROVED
+    assert ready_case.authorization_number == "AUTH-123"
+    assert ready_case.auth_effective_end == dt.date(2026, 3, 31)
+    moves = list(ready_case.events.filter(kind=CaseEvent.Kind.STATUS).values_list("to_status", flat=True))
+    assert moves[:2] == [Status.APPROVED, Status.SUBMITTED]
+    assert not ready_case.tasks.open().filter(kind=Task.Kind.SUBMIT).exists()
+
+
+def test_record_outcome_before_submission_is_refused(ready_case, coordinator):
+    with pytest.raises(s.ActionRefused, match="Submit"):
+        s.case_record_outcome(case=ready_case, actor=coordinator, outcome="denied", denial_reason_text="No")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kwargs", "message"),
+    [
+        ("approved", {}, "authorization number"),
+        ("denied", {}, "reason"),
+        ("pended", {}, "asked"),
+        ("bogus", {}, "outcome"),
+    ],
+)
+def test_record_outcome_validates_what_each_outcome_needs(case, coordinator, outcome, kwargs, message):
+    case.status = Status.SUBMITTED
+    case.save()
+    with pytest.raises(s.ActionRefused, match=message):
+        s.case_record_outcome(case=case, actor=coordinator, outcome=outcome, **kwargs)
+    case.refresh_from_db()
+    assert case.status == Status.SUBMITTED
+
+
+def test_denial_sets_the_appeal_deadline_and_a_denial_task(case, coordinator):
+    case.status = Status.SUBMITTED
+    case.save()
+    s.case_record_outcome(
+        case=case, actor=coordinator, outcome="denied", denial_reason_code="CO-197", denial_reason_text="No auth"
+    )
+    case.refresh_from_db()
+    assert case.status == Status.DENIED
+    assert case.appeal_deadline is not None
+    task = case.tasks.get(kind=Task.Kind.WORK_DENIAL)
+    assert task.due_at.date() <= case.appeal_deadline
+
+
+def test_pended_asks_the_ordering_clinician(case, coordinator, owner_clinician):
+    case.status = Status.SUBMITTED
+    case.save()
+    s.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the MRI report")
+    task = case.tasks.get(kind=Task.Kind.ANSWER_INFO_REQUEST)
+    assert task.assignee == owner_clinician and task.detail == "Send the MRI report"
+
+
+def test_clinician_input_then_attestation_makes_the_case_ready(case, coordinator, owner_clinician):
+    # given a gathering case with a drafted summary and no gaps
+    case.status = Status.GATHERING
+    case.summary_text = "Patient meets criteria."
+    case.save()
+    # when input is requested, the case waits for the clinician
+    task = s.case_request_clinician_input(case=case, actor=coordinator, question="Confirm PT dates?")
+    case.refresh_from_db()
+    assert case.status == Status.NEEDS_CLINICIAN and task.assignee == owner_clinician
+    # when the clinician answers and attests, the case becomes ready
+    s.task_complete(task=task, actor=owner_clinician)
+    case.refresh_from_db()
+    assert case.status == Status.NEEDS_CLINICIAN  # summary still unattested
+    s.case_attest_summary(case=case, actor=owner_clinician)
+    case.refresh_from_db()
+    assert case.status == Status.READY
+    assert case.summary_is_attested and case.summary_attested_by == owner_clinician
+    with pytest.raises(s.ActionRefused):
+        s.case_attest_summary(case=case, actor=owner_clinician)
+
+
+def test_resolving_the_last_gap_makes_the_case_ready(case, coordinator):
+    case.status = Status.GATHERING
+    case.save()
+    gap1 = f.RequirementStatusFactory(case=case)
+    gap2 = f.RequirementStatusFactory(case=case, requirement__description="HbA1c within 90 days")
+    s.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator, note="Checked chart")
+    case.refresh_from_db()
+    assert case.status == Status.GATHERING
+    s.case_resolve_gap(case=case, requirement_status=gap2, actor=coordinator)
+    case.refresh_from_db()
+    gap1.refresh_from_db()
+    assert case.status == Status.READY
+    assert gap1.state == RequirementStatus.State.WAIVED and gap1.resolved_by == coordinator
+    with pytest.raises(s.ActionRefused):
+        s.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator)
+
+
+def test_escalate_and_cancel(case, coordinator):
+    case.status = Status.GATHERING
+    case.save()
+    f.TaskFactory(case=case)
+    task = s.case_escalate(case=case, actor=coordinator, reason="Payer unreachable")
+    assert task.role == "manager"
+    with pytest.raises(s.ActionRefused):
+        s.case_cancel(case=case, actor=coordinator, reason="  ")
+    s.case_cancel(case=case, actor=coordinator, reason="Order withdrawn")
+    case.refresh_from_db()
+    assert case.status == Status.CANCELLED
+    assert not case.tasks.open().exists()
+    with pytest.raises(InvalidTransition):
+        s.case_cancel(case=case, actor=coordinator, reason="again")
+
+
+@pytest.mark.parametrize(
+    ("content", "declared", "ok"),
+    [
+        (f.PDF_BYTES, "application/pdf", True),
+        (f.PNG_BYTES, "image/png", True),
+        (f.JPEG_BYTES, "application/octet-stream", True),
+        (b"<html><script>alert(1)</script>", "application/pdf", False),  # declared PDF, is not
+        (f.PDF_BYTES, "image/png", False),  # mismatch
+        (b"PK\x03\x04zipfile", "application/zip", False),
+        (b"", "application/pdf", False),
+    ],
+)
+def test_upload_checks_the_bytes_not_the_declared_type(case, coordinator, settings, tmp_path, content, declared, ok):
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("Jane Doe MRI.pdf", content, content_type=declared)
+    if ok:
+        doc = s.document_upload(case=case, actor=coordinator, file=upload, title="MRI report")
+        assert doc.file.name.startswith(f"cases/{case.pk}/") and "Jane" not in doc.file.name
+        assert doc.size_bytes == len(content)
+    else:
+        with pytest.raises(s.ActionRefused):
+            s.document_upload(case=case, actor=coordinator, file=upload)
+        assert not case.documents.exists()
+
+
+def test_upload_size_cap_and_gap_closing(case, coordinator, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.DOCUMENT_MAX_BYTES = 100
+    with pytest.raises(s.ActionRefused, match="larger"):
+        s.document_upload(
+            case=case, actor=coordinator, file=SimpleUploadedFile("a.pdf", f.PDF_BYTES + b"x" * 200, "application/pdf")
+        )
+    gap = f.RequirementStatusFactory(case=case)
+    doc = s.document_upload(
+        case=case,
+        actor=coordinator,
+        file=SimpleUploadedFile("a.pdf", f.PDF_BYTES, "application/pdf"),
+        requirement_status=gap,
+    )
+    gap.refresh_from_db()
+    assert gap.state == RequirementStatus.State.MET
+    assert gap.evidence[0]["resource"] == f"Document/{doc.pk}"
