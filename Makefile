@@ -23,7 +23,7 @@ migrate: $(STAMP) ## apply database migrations
 	$(PY) manage.py migrate --noinput
 
 seed: migrate ## load the demo practice (idempotent)
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --base-url http://$(HOST)
 
 run: seed ## set up and run the app (web + django-q2 cluster) on the embedded default
 	@echo "Open http://$(HOST)/ — demo logins are printed above."
