@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.sms_twilio",
     "integrations.ehr_fhir",
+    "integrations.pas",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +166,11 @@ if PRODUCTION and DEMO_MODE:
 #   30 s HTTP timeout and a few DB writes); otherwise one task runs twice.
 # - `ack_failures` + `max_attempts`: a failing task is not redelivered
 #   forever; retries with backoff live in the application's outbox rows.
+# - the PAS poll and submit tasks make one payer call each with a 5 s connect
+#   and 30 s read timeout (PAS_*_TIMEOUT_SECONDS), so a task's worst case is
+#   about 40 s: timeout 120 > 40, retry 300 > 120.
+# - `catch_up` off: the every-minute poller must not replay missed runs after
+#   downtime (the claim query catches up on its own, under row locks).
 # - task arguments are pickled into the database: tasks take ids only.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
@@ -205,5 +211,8 @@ LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
 LLM_MODEL = os.environ.get("LLM_MODEL", "")
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
 LLM_TIMEOUT_SECONDS = int(os.environ.get("LLM_TIMEOUT_SECONDS", 30))
+# Da Vinci PAS payer calls (integrations/pas): connect and read timeouts.
+PAS_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("PAS_CONNECT_TIMEOUT_SECONDS", 5))
+PAS_READ_TIMEOUT_SECONDS = float(os.environ.get("PAS_READ_TIMEOUT_SECONDS", 30))
 # How often the EHR order intake runs (minutes).
 EHR_SYNC_MINUTES = int(os.environ.get("EHR_SYNC_MINUTES", 5))

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("cases.urls")),
     path("", include("integrations.sms_twilio.urls")),
     path("", include("integrations.ehr_fhir.urls")),
+    path("", include("integrations.pas.urls")),
 ]

@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from integrations.pas.models import Exchange, PayerLink, SandboxPayer, Submission
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PayerLink)
+class PayerLinkAdmin(admin.ModelAdmin):
+    """Per-payer notification secret, poll override, and the circuit breaker (visible; reset by closing)."""
+
+    list_display = ["payer", "breaker_state", "consecutive_failures", "open_until", "last_error", "last_success_at"]
+    list_filter = ["breaker_state"]
+    readonly_fields = ["consecutive_failures", "times_opened", "last_error", "last_failure_at", "last_success_at"]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ReadOnlyAdmin):
+    list_display = ["idempotency_key", "case", "channel", "state", "attempts", "payer_tracking_id", "created_at"]
+    list_filter = ["state", "channel"]
+
+
+@admin.register(Exchange)
+class ExchangeAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "case", "payer", "operation", "result", "http_status", "started_at", "finished_at"]
+    list_filter = ["operation", "result", "payer"]
+    exclude = ["response"]  # the payer's answer names the patient: open the case instead
+
+
+@admin.register(SandboxPayer)
+class SandboxPayerAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "approve_weight",
+        "partial_weight",
+        "deny_weight",
+        "pend_weight",
+        "decision_delay_seconds",
+        "error_rate",
+        "timeout_rate",
+    ]

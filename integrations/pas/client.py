@@ -1,0 +1,80 @@
+"""HTTP to a payer's PAS endpoint: `Claim/$submit` and `Claim/$inquire`.
+
+The only code that talks HTTP to PAS payers. Vendor errors become
+`IntegrationError`: timeouts, connection errors, 429 and 5xx are transient
+(retried with backoff); other 4xx mean the payer refused the request's shape
+and are permanent.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+from django.conf import settings
+
+from integrations.base import IntegrationError
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    # One keep-alive session per thread: polling thousands of cases reuses connections.
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
+class PasClient:
+    def __init__(self, base_url: str, *, timeout: tuple[float, float] | None = None):
+        if not base_url:
+            raise IntegrationError("The payer has no PAS FHIR base URL.", permanent=True)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout or (settings.PAS_CONNECT_TIMEOUT_SECONDS, settings.PAS_READ_TIMEOUT_SECONDS)
+
+    def url(self, operation: str) -> str:
+        return f"{self.base_url}/Claim/${operation}"
+
+    def submit(self, bundle: dict) -> tuple[int, dict]:
+        return self._post("submit", bundle)
+
+    def inquire(self, bundle: dict) -> tuple[int, dict]:
+        return self._post("inquire", bundle)
+
+    def _post(self, operation: str, bundle: dict) -> tuple[int, dict]:
+        try:
+            response = _session().post(
+                self.url(operation),
+                json=bundle,
+                headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"},
+                timeout=self.timeout,
+            )
+        except requests.Timeout:
+            raise IntegrationError(f"${operation}: the payer did not answer in time") from None
+        except requests.RequestException as exc:
+            raise IntegrationError(f"${operation}: cannot reach the payer ({type(exc).__name__})") from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise IntegrationError(f"${operation}: payer answered HTTP {status}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise IntegrationError(f"${operation}: payer answered HTTP {status} with a body that is not JSON") from None
+        if status >= 400:
+            raise IntegrationError(
+                f"${operation}: payer refused the request (HTTP {status}): {_issues(body)}", permanent=True
+            )
+        if not isinstance(body, dict):
+            raise IntegrationError(f"${operation}: payer answered with JSON that is not a resource")
+        return status, body
+
+
+def _issues(body) -> str:
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        texts = []
+        for issue in body.get("issue") or []:
+            details = (issue or {}).get("details") or {}
+            texts.append(str((issue or {}).get("diagnostics") or details.get("text") or (issue or {}).get("code", "")))
+        return "; ".join(t for t in texts if t)[:500] or "no details"
+    return "no OperationOutcome"

@@ -1,0 +1,232 @@
+"""The built-in sandbox payer (SANDBOX_ENABLED only): `Claim/$submit` and `Claim/$inquire`
+at /sandbox/payer/<slug>/fhir/, answering in the PAS 2.x layout.
+
+Each request's outcome is drawn once on receipt from the sandbox payer's
+weights (seeded by the Claim identifier, so it is repeatable) and revealed
+after `decision_delay_seconds`; before that the answer is "queued". A share of
+calls answers 503 or hangs, so the demo exercises backoff and the breaker.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from integrations.pas.bundle import claim_identifier
+from integrations.pas.models import SandboxClaim, SandboxPayer
+from integrations.pas.parse import (
+    ITEM_AUTHORIZED_DETAIL,
+    ITEM_PERIOD,
+    PAS,
+    REVIEW_ACTION,
+    X12_306,
+)
+
+CLAIM_RESPONSE_PROFILE = PAS + "profile-claimresponse"
+DENIAL_REASONS = [
+    ("MN01", "Medical necessity criteria not met: no documented trial of conservative therapy for 6 weeks."),
+    ("DOC2", "Imaging report older than the 90-day look-back; send a current report."),
+    ("NET1", "Rendering provider is out of network for this plan."),
+    ("", "Denied."),  # an unspecific denial, which the app must flag
+]
+PEND_REQUESTS = [
+    "Send the most recent office note documenting functional limitation.",
+    "Send the HbA1c result from the last 90 days.",
+    "Send physical therapy notes covering at least 6 weeks.",
+]
+
+
+def _json(status: int, body: dict) -> HttpResponse:
+    return HttpResponse(json.dumps(body), status=status, content_type="application/fhir+json")
+
+
+def _outcome(status: int, text: str) -> HttpResponse:
+    return _json(
+        status,
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "invalid", "details": {"text": text}}],
+        },
+    )
+
+
+def _draw(sp: SandboxPayer, identifier: str) -> str:
+    weights = [sp.approve_weight, sp.partial_weight, sp.deny_weight, sp.pend_weight]
+    if not sum(weights):
+        return "A1"
+    return random.Random(identifier).choices(["A1", "A2", "A3", "A4"], weights=weights)[0]
+
+
+def _request_parts(bundle: dict) -> tuple[dict, list[dict]]:
+    entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    if not entries or entries[0]["resource"].get("resourceType") != "Claim":
+        raise ValueError("the first entry must be a Claim")
+    claim = entries[0]["resource"]
+    if claim.get("use") != "preauthorization":
+        raise ValueError("Claim.use must be preauthorization")
+    return claim, entries
+
+
+def response_bundle(row: SandboxClaim, *, now) -> dict:
+    """A PAS 2.x response bundle for a stored request: queued until decided, then the decision."""
+    stored = row.claim
+    claim = stored["claim"]
+    patient_entry, insurer_entry = stored.get("patient"), stored.get("insurer")
+    decided = now >= row.decide_at
+    rng = random.Random(row.claim_identifier + "/detail")
+    cr = {
+        "resourceType": "ClaimResponse",
+        "id": uuid.uuid5(uuid.NAMESPACE_URL, row.claim_identifier).hex,
+        "meta": {"profile": [CLAIM_RESPONSE_PROFILE]},
+        "identifier": [{"system": f"urn:sandbox-payer:{row.sandbox_payer.slug}", "value": f"SBX-{row.pk:06d}"}],
+        "status": "active",
+        "type": claim.get("type") or {"coding": [{"code": "professional"}]},
+        "use": "preauthorization",
+        "patient": claim.get("patient"),
+        "created": (row.decide_at if decided else row.received_at).isoformat(timespec="seconds"),
+        "insurer": claim.get("insurer"),
+        "outcome": "complete" if decided else "queued",
+    }
+    entries = [{"fullUrl": f"urn:uuid:{cr['id']}", "resource": cr}]
+    for entry in (patient_entry, insurer_entry):
+        if entry:
+            entries.append(entry)
+    if decided:
+        code = row.review_action
+        items = []
+        for item in claim.get("item") or [{"sequence": 1}]:
+            action = [
+                {"url": "reviewActionCode", "valueCodeableConcept": {"coding": [{"system": X12_306, "code": code}]}}
+            ]
+            out = {"itemSequence": item.get("sequence", 1), "adjudication": []}
+            if code in ("A1", "A2"):
+                number = f"AUTH-{row.pk:06d}"
+                action.append({"url": "number", "valueString": number})
+                cr["preAuthRef"] = number
+                start = timezone.localdate(now)
+                requested = (item.get("quantity") or {}).get("value", 1)
+                units = requested if code == "A1" else max(1, int(requested) // 2)
+                out["extension"] = [
+                    {
+                        "url": ITEM_PERIOD,
+                        "valuePeriod": {"start": start.isoformat(), "end": (start + timedelta(days=90)).isoformat()},
+                    },
+                    {
+                        "url": ITEM_AUTHORIZED_DETAIL,
+                        "extension": [{"url": "quantity", "valueQuantity": {"value": units}}],
+                    },
+                ]
+                if code == "A2":
+                    cr["processNote"] = [{"text": f"Approved {units} of {requested} units requested."}]
+            elif code == "A3":
+                reason_code, text = rng.choice(DENIAL_REASONS)
+                if reason_code:
+                    action.append({"url": "reasonCode", "valueCodeableConcept": {"coding": [{"code": reason_code}]}})
+                cr["processNote"] = [{"text": text}]
+            elif code == "A4":
+                asked = rng.choice(PEND_REQUESTS)
+                comm = {
+                    "resourceType": "CommunicationRequest",
+                    "id": uuid.uuid5(uuid.NAMESPACE_URL, row.claim_identifier + "/info").hex,
+                    "status": "active",
+                    "payload": [{"contentString": asked}],
+                }
+                entries.append({"fullUrl": f"urn:uuid:{comm['id']}", "resource": comm})
+                cr["communicationRequest"] = [{"reference": f"urn:uuid:{comm['id']}"}]
+                cr["outcome"] = "queued"
+            out["adjudication"] = [
+                {
+                    "category": {
+                        "coding": [
+                            {"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "submitted"}
+                        ]
+                    },
+                    "extension": [{"url": REVIEW_ACTION, "extension": action}],
+                }
+            ]
+            items.append(out)
+        cr["item"] = items
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": now.isoformat(timespec="seconds"),
+        "entry": entries,
+    }
+
+
+def _misbehave(sp: SandboxPayer) -> HttpResponse | None:
+    roll = random.random()
+    if roll < sp.error_rate:
+        return _outcome(503, "sandbox payer: temporarily unavailable")
+    if roll < sp.error_rate + sp.timeout_rate:
+        time.sleep(sp.timeout_seconds)  # longer than the client's read timeout
+    return None
+
+
+def _find_entry(entries: list[dict], ref: dict | None) -> dict | None:
+    target = (ref or {}).get("reference", "")
+    for e in entries:
+        r = e["resource"]
+        if e.get("fullUrl") == target or f"{r.get('resourceType')}/{r.get('id')}" == target:
+            return e
+    return None
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def operation(request, payer: str, op: str):
+    # No auth: the sandbox exists only in the embedded setup (off with PRODUCTION).
+    if not settings.SANDBOX_ENABLED or op not in ("submit", "inquire"):
+        raise Http404
+    sp = SandboxPayer.objects.filter(slug=payer).first()
+    if sp is None:
+        return _outcome(404, f"no sandbox payer '{payer}'")
+    misbehaving = _misbehave(sp)
+    if misbehaving is not None:
+        return misbehaving
+    try:
+        bundle = json.loads(request.body)
+        if bundle.get("resourceType") != "Bundle":
+            raise ValueError("expected a Bundle")
+        claim, entries = _request_parts(bundle)
+    except ValueError as exc:
+        return _outcome(400, str(exc))
+    identifier = claim_identifier(bundle)
+    if not identifier:
+        return _outcome(400, "Claim.identifier (urn:priorauth:submission) is required")
+    now = timezone.now()
+    row = SandboxClaim.objects.filter(sandbox_payer=sp, claim_identifier=identifier).first()
+    if op == "inquire":
+        if row is None:
+            return _json(200, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+        return _json(200, response_bundle(row, now=now))
+    if row is None:
+        stored = {
+            "claim": claim,
+            "patient": _find_entry(entries, claim.get("patient")),
+            "insurer": _find_entry(entries, claim.get("insurer")),
+        }
+        try:
+            row = SandboxClaim.objects.create(
+                sandbox_payer=sp,
+                claim_identifier=identifier,
+                review_action=_draw(sp, identifier),
+                received_at=now,
+                decide_at=now + timedelta(seconds=sp.decision_delay_seconds),
+                claim=stored,
+            )
+        except IntegrityError:  # the same request twice at once: answer about the first
+            row = SandboxClaim.objects.get(sandbox_payer=sp, claim_identifier=identifier)
+    return _json(200, response_bundle(row, now=now))

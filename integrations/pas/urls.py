@@ -1,0 +1,11 @@
+from django.urls import path
+
+from integrations.pas import sandbox, views
+
+app_name = "pas"
+
+urlpatterns = [
+    path("integrations/pas/notify/<int:payer_id>/", views.notify, name="notify"),
+    path("cases/<int:pk>/submission/", views.case_submission, name="case_submission"),
+    path("sandbox/payer/<slug:payer>/fhir/Claim/$<str:op>", sandbox.operation, name="sandbox_operation"),
+]

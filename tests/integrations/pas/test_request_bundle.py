@@ -1,0 +1,55 @@
+from integrations.pas.bundle import build_inquiry_bundle, build_request_bundle, claim_identifier
+from tests import factories as f
+
+
+def _refs(node, found):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "reference" and isinstance(v, str):
+                found.append(v)
+            else:
+                _refs(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _refs(v, found)
+    return found
+
+
+def test_claim_first_and_every_reference_resolves(pas_case):
+    pas_case.summary_text = "Six weeks of physical therapy without improvement."
+    pas_case.save()
+    f.PlanFactory(payer=pas_case.payer)
+    bundle = build_request_bundle(pas_case, submission_key="case-1-sub-1")
+    claim = bundle["entry"][0]["resource"]
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    assert claim["resourceType"] == "Claim" and claim["use"] == "preauthorization"
+    assert claim_identifier(bundle) == "case-1-sub-1"
+    assert claim["item"][0]["productOrService"]["coding"][0] == {
+        "system": "http://www.ama-assn.org/go/cpt",
+        "code": "70551",
+        "display": "MRI brain without contrast",
+    }
+    assert claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == "G43.909"
+    assert claim["supportingInfo"][0]["valueString"].startswith("Six weeks")
+    full_urls = {e["fullUrl"] for e in bundle["entry"]}
+    refs = _refs(bundle, [])
+    assert refs and set(refs) <= full_urls
+    types = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert {"Patient", "Coverage", "Organization", "Practitioner", "ServiceRequest"} <= set(types)
+
+
+def test_medication_order_becomes_a_medication_request(pas_case):
+    order = pas_case.order
+    order.kind, order.code_system, order.code = "medication", "RxNorm", "1373463"
+    order.save()
+    bundle = build_request_bundle(pas_case, submission_key="k")
+    types = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert "MedicationRequest" in types and "ServiceRequest" not in types
+    assert bundle["entry"][0]["resource"]["type"]["coding"][0]["code"] == "pharmacy"
+
+
+def test_inquiry_bundle_repeats_the_identifier_without_the_packet(pas_case):
+    bundle = build_inquiry_bundle(pas_case, submission_key="case-9-sub-2")
+    assert claim_identifier(bundle) == "case-9-sub-2"
+    assert "supportingInfo" not in bundle["entry"][0]["resource"]
+    assert set(_refs(bundle, [])) <= {e["fullUrl"] for e in bundle["entry"]}
