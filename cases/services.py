@@ -347,13 +347,15 @@ def case_approve_submission(*, case: PriorAuthCase, actor) -> PriorAuthCase:
     return case
 
 
-def case_submit(*, case: PriorAuthCase, actor) -> Task:
+def case_submit(*, case: PriorAuthCase, actor):
     """Send a ready case to its payer.
 
-    Until the payer channels exist (issue 5 replaces this body), this records
-    the intent: a SUBMIT task for a coordinator and a SUBMISSION event; the
-    case stays `ready`. A person submits on the portal / by fax and records the
-    outcome with `case_record_outcome`.
+    For a channel that is automated (integrations.registry: Da Vinci PAS) this
+    writes a `Submission` row under the case's row lock and enqueues the send
+    after commit; a double click or two staff at once get the same row back
+    (returns the Submission). The case moves to `submitted` when the payer's
+    receipt arrives. For fax / portal / X12 until automated, it records the
+    intent as a SUBMIT task for a coordinator (returns the Task).
     """
     case.refresh_from_db()
     if case.status != Status.READY:
@@ -363,7 +365,16 @@ def case_submit(*, case: PriorAuthCase, actor) -> Task:
     blockers = case_blockers(case=case)
     if blockers:
         raise ActionRefused("Not ready: " + "; ".join(blockers) + ".")
-    channel = case.channel or (case.payer.default_channel if case.payer_id else "")
+    from integrations.registry import channel_name_for, has_channel
+
+    channel = channel_name_for(case)
+    if has_channel(channel):
+        from integrations.pas.services import SubmissionRefused, submission_request
+
+        try:
+            return submission_request(case=case, actor=actor)
+        except SubmissionRefused as exc:
+            raise ActionRefused(str(exc)) from exc
     with transaction.atomic():
         task = task_create(
             case=case,

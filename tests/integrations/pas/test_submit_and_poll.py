@@ -124,3 +124,16 @@ def test_claim_skips_cases_not_awaiting_and_leases(pas_case, postgres_only):
     pas_case.save()
     assert poll_claim_due(now=now) == [pas_case.pk]
     assert poll_claim_due(now=now) == []  # leased
+
+
+def test_case_submit_on_a_pas_case_creates_one_submission(pas_case, coordinator, manager):
+    from django_q.models import OrmQ
+
+    from cases.services import case_approve_submission, case_submit
+
+    case_approve_submission(case=pas_case, actor=manager)
+    first = case_submit(case=pas_case, actor=coordinator)
+    second = case_submit(case=pas_case, actor=coordinator)
+    assert isinstance(first, Submission) and first.pk == second.pk
+    assert OrmQ.objects.count() == 1  # one send enqueued, after commit
+    assert not Task.objects.filter(case=pas_case, kind=Task.Kind.SUBMIT).exists()
