@@ -27,7 +27,8 @@ seed: migrate ## load the demo practice (idempotent)
 
 run: seed ## set up and run the app (web + django-q2 cluster) on the embedded default
 	@echo "Open http://$(HOST)/ — demo logins are printed above."
-	$(PY) manage.py qcluster & QPID=$$!; \
+	@# The cluster starts a few seconds after the web server: the demo's first jobs call the built-in sandboxes.
+	(sleep 4; exec $(PY) manage.py qcluster) & QPID=$$!; \
 	trap 'kill $$QPID 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST)
 
