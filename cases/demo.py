@@ -607,6 +607,9 @@ def demo_seed(*, base_url: str = "http://127.0.0.1:8000", out=None) -> dict:
         f"{len(orders)} orders and cases."
     )
     _ehr_sandbox(practice, base_url=base_url, providers=providers, payers=payers, out=say)
+    from integrations.pas.demo import demo_pas_sandbox
+
+    demo_pas_sandbox(base_url=base_url, out=say)
     return {"created": True, "cases": practice.cases.count(), "users": [u.username for u in users]}
 
 

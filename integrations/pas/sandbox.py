@@ -127,8 +127,11 @@ def response_bundle(row: SandboxClaim, *, now) -> dict:
                         "extension": [{"url": "quantity", "valueQuantity": {"value": units}}],
                     },
                 ]
-                if code == "A2":
+                if code == "A2" and units < requested:
                     cr["processNote"] = [{"text": f"Approved {units} of {requested} units requested."}]
+                elif code == "A2":
+                    out["extension"][0]["valuePeriod"]["end"] = (start + timedelta(days=30)).isoformat()
+                    cr["processNote"] = [{"text": "Approved for 30 days; a longer period needs a new request."}]
             elif code == "A3":
                 reason_code, text = rng.choice(DENIAL_REASONS)
                 if reason_code:
