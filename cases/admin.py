@@ -276,3 +276,6 @@ class CaseEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from cases import sweep_admin  # noqa: E402,F401  (registers the sweep's admin)

@@ -509,3 +509,8 @@ class RequirementStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requirement} – {self.get_state_display()}"
+
+
+# The sweep's models live in their own module; importing them here registers
+# them with the `cases` app.
+from cases.sweep_models import Bucket, Sweep, SweepHoliday, SweepItem, SweepSettings  # noqa: E402,F401

@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("cases.urls")),
+    path("", include("cases.sweep_urls")),
     path("", include("integrations.sms_twilio.urls")),
     path("", include("integrations.ehr_fhir.urls")),
     path("", include("integrations.pas.urls")),

@@ -1,0 +1,30 @@
+"""Admin for the sweep: holidays and digest settings are edited here; sweeps are read only."""
+
+from django.contrib import admin
+
+from cases.models import Sweep, SweepHoliday, SweepSettings
+
+
+@admin.register(SweepHoliday)
+class SweepHolidayAdmin(admin.ModelAdmin):
+    list_display = ("date", "name", "practice")
+    list_filter = ("practice",)
+    date_hierarchy = "date"
+
+
+@admin.register(SweepSettings)
+class SweepSettingsAdmin(admin.ModelAdmin):
+    list_display = ("practice", "digest_roles")
+
+
+@admin.register(Sweep)
+class SweepAdmin(admin.ModelAdmin):
+    list_display = ("run_date", "practice", "trigger", "state", "duration_ms", "as_of")
+    list_filter = ("practice", "trigger", "state")
+    readonly_fields = [f.name for f in Sweep._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

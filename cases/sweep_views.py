@@ -1,0 +1,127 @@
+"""The sweep page: the latest sweep, by bucket, as each role may see it."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from cases.models import Bucket, Role, Sweep, SweepItem, Task, User
+from cases.sweep import (
+    latest_sweep,
+    previous_sweep,
+    sweep_bulk_assign,
+    sweep_changes,
+    sweep_item_reschedule_task,
+    sweep_run,
+)
+
+
+def _require_manager(request) -> None:
+    # Like a case another user may not see: 404, never 403.
+    if not request.user.has_role(Role.MANAGER):
+        raise Http404
+
+
+def _assignable(practice_id):
+    return (
+        User.objects.filter(practice_id=practice_id, is_active=True, groups__name__in=[Role.COORDINATOR, Role.MANAGER])
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+@login_required
+@require_GET
+def sweep_page(request):
+    user = request.user
+    sweep = latest_sweep(user.practice_id) if user.practice_id else None
+    context = {"sweep": sweep, "is_manager": user.has_role(Role.MANAGER), "buckets": []}
+    if sweep is None:
+        return render(request, "sweep/page.html", context)
+    items = SweepItem.objects.filter(sweep=sweep).visible_to(user)
+    visible = dict(items.order_by().values_list("bucket").annotate(n=Count("pk")))
+    before = previous_sweep(sweep)
+    changes = sweep_changes(sweep, before) if context["is_manager"] else {}
+    buckets = [
+        {"value": value, "label": label, "count": visible.get(value, 0), "change": changes.get(value)}
+        for value, label in Bucket.choices
+        if context["is_manager"] or visible.get(value)
+    ]
+    chosen = request.GET.get("bucket")
+    if chosen not in Bucket.values:
+        chosen = next((b["value"] for b in buckets if b["count"]), Bucket.READY_TO_SUBMIT)
+    rows = (
+        items.filter(bucket=chosen)
+        .select_related("case__patient", "case__order__location", "case__payer", "case__assignee")
+        .order_by("due_on", "id")
+    )
+    if before is not None:
+        rows = rows.annotate(
+            is_new=~Exists(SweepItem.objects.filter(sweep=before, bucket=chosen, case_id=OuterRef("case_id")))
+        )
+    if chosen == Bucket.SCHEDULE_AT_RISK:
+        rows = rows.prefetch_related(
+            Prefetch(
+                "case__tasks",
+                queryset=Task.objects.filter(kind=Task.Kind.RESCHEDULE, done_at__isnull=True),
+                to_attr="open_reschedule_tasks",
+            )
+        )
+    context.update(
+        before=before,
+        buckets=buckets,
+        bucket=chosen,
+        bucket_label=Bucket(chosen).label,
+        page=Paginator(rows, 50).get_page(request.GET.get("page")),
+        assignable=_assignable(user.practice_id) if context["is_manager"] else [],
+        can_reschedule=user.has_role(Role.FRONT_DESK, Role.MANAGER),
+    )
+    template = "sweep/_bucket.html" if request.htmx else "sweep/page.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def sweep_run_now(request):
+    _require_manager(request)
+    # Run in the request: it takes seconds even for a large practice (see
+    # docs/performance.md) and then works without a running cluster.
+    sweep = sweep_run(practice=request.user.practice, actor=request.user)
+    messages.success(request, f"Sweep done: {sum(sweep.counts.values())} items.")
+    return redirect("sweep:page")
+
+
+@login_required
+@require_POST
+def sweep_assign(request, pk: int):
+    _require_manager(request)
+    sweep = get_object_or_404(Sweep, pk=pk, practice_id=request.user.practice_id)
+    bucket = request.POST.get("bucket", "")
+    assignee = get_object_or_404(_assignable(request.user.practice_id), pk=request.POST.get("assignee") or 0)
+    if bucket not in Bucket.values:
+        raise Http404
+    whole_bucket = request.POST.get("scope") == "bucket"
+    case_ids = None if whole_bucket else [int(v) for v in request.POST.getlist("case") if v.isdigit()]
+    if case_ids == []:
+        messages.error(request, "Select at least one case, or assign the whole bucket.")
+    else:
+        changed = sweep_bulk_assign(sweep=sweep, bucket=bucket, user=assignee, actor=request.user, case_ids=case_ids)
+        messages.success(request, f"Assigned {changed} case(s) to {assignee.display()}.")
+    return redirect(f"{reverse('sweep:page')}?bucket={bucket}")
+
+
+@login_required
+@require_POST
+def sweep_reschedule(request, pk: int):
+    if not request.user.has_role(Role.FRONT_DESK, Role.MANAGER):
+        raise Http404
+    item = get_object_or_404(
+        SweepItem.objects.visible_to(request.user).select_related("case__order"), pk=pk, bucket=Bucket.SCHEDULE_AT_RISK
+    )
+    task = sweep_item_reschedule_task(item=item, actor=request.user)
+    messages.success(request, "Reschedule task created." if task else "A reschedule task already exists.")
+    return redirect(f"{reverse('sweep:page')}?bucket={Bucket.SCHEDULE_AT_RISK}")
