@@ -14,6 +14,13 @@ def pytest_configure(config):
         raise pytest.UsageError("REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # PBKDF2 at Django's default cost takes ~0.5 s per user; every factory
+    # user would pay it. Tests do not measure hashing strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def postgres_only():
     if connection.vendor != "postgresql":
