@@ -138,20 +138,33 @@ def task_signature_problems(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def _is_task_path(node) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and ".tasks." in node.value
+
+
 def async_task_argument_problems(source: str) -> list[tuple[int, str]]:
-    """async_task("...", arg) where an arg is not an id: a name ending _id, x.pk, x.id, x_id or a literal."""
+    """Task arguments that are not ids.
+
+    Checked on `async_task(...)` and on any call whose first argument is a
+    dotted task path ("app.tasks.name"), which catches enqueue helpers too.
+    Accepted: a literal, a name ending _id/_ids/pk, `x.pk`, `x.id`, `x.y_id`,
+    and a helper forwarding its own `*args` (its callers are checked).
+    """
     found = []
     for node in ast.walk(ast.parse(source)):
-        if not (isinstance(node, ast.Call) and _call_name(node) == "async_task"):
+        if not isinstance(node, ast.Call):
+            continue
+        if not (_call_name(node) == "async_task" or (node.args and _is_task_path(node.args[0]))):
             continue
         for arg in node.args[1:]:
             ok = (
                 isinstance(arg, ast.Constant)
                 or (isinstance(arg, ast.Name) and arg.id.endswith(("_id", "_ids", "pk")))
                 or (isinstance(arg, ast.Attribute) and (arg.attr in {"pk", "id"} or arg.attr.endswith("_id")))
+                or (isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name) and arg.value.id == "args")
             )
             if not ok:
-                found.append((node.lineno, f"async_task argument {ast.unparse(arg)} is not an id"))
+                found.append((node.lineno, f"task argument {ast.unparse(arg)} is not an id"))
     return found
 
 
@@ -272,6 +285,8 @@ def test_the_task_checks_catch_objects_passed_to_tasks(tmp_path):
         "def send(message):\n    pass\n"
         "def fine(case_id: int, attempt: int = 0):\n    pass\n"
         "def _enqueue(case):\n    async_task('x.tasks.send', case)\n"
+        "def _helper(func, *args):\n    async_task(func, *args)\n"
+        "def _later(case):\n    _helper('x.tasks.send', case)\n"
     )
     assert _scan(task_signature_problems, [module]) == ["tasks.py:1: send(message) is not an id"]
-    assert len(_scan(async_task_argument_problems, [module])) == 1
+    assert [p.split(":")[1] for p in _scan(async_task_argument_problems, [module])] == ["6", "10"]
