@@ -32,8 +32,10 @@ PRODUCTION = env_bool("PRODUCTION", False)
 
 _INSECURE_KEY = "insecure-embedded-default-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "" if PRODUCTION else _INSECURE_KEY)
-if PRODUCTION and not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION is on.")
+# The embedded key is public (it is in the repository) and a short key is
+# guessable; 50 characters is the length Django's deploy check asks for.
+if PRODUCTION and (not SECRET_KEY or SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured("SECRET_KEY must be set to a private key of 50+ characters when PRODUCTION is on.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -159,6 +161,8 @@ DEMO_MODE = env_bool("DEMO_MODE", not PRODUCTION)
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", not PRODUCTION)
 if PRODUCTION and DEMO_MODE:
     raise ImproperlyConfigured("DEMO_MODE cannot be on in production.")
+if PRODUCTION and SANDBOX_ENABLED:
+    raise ImproperlyConfigured("SANDBOX_ENABLED cannot be on in production.")
 
 # django-q2. Why these numbers (see ../docs and django-q2's traps):
 # - `retry` is when an unacknowledged task is redelivered, so it must exceed

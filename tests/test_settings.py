@@ -1,0 +1,129 @@
+"""Settings come from the environment.
+
+Each case imports `priorauth.settings` in a fresh interpreter with a
+controlled environment, so the module is really re-read (an in-process
+reload would leak into the rest of the suite).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import json
+from priorauth import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST", ""),
+    "q": {k: s.Q_CLUSTER.get(k) for k in ("orm", "redis")},
+    "debug": s.DEBUG, "production": s.PRODUCTION, "demo": s.DEMO_MODE, "sandbox": s.SANDBOX_ENABLED,
+    "secret": s.SECRET_KEY, "hosts": s.ALLOWED_HOSTS, "tz": s.TIME_ZONE,
+    "secure_cookies": s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE,
+    "ssl_redirect": getattr(s, "SECURE_SSL_REDIRECT", False), "hsts": getattr(s, "SECURE_HSTS_SECONDS", 0),
+    "session_age": s.SESSION_COOKIE_AGE,
+}))
+"""
+
+STRONG_KEY = "k" * 20 + "3x!Q9vZ#pL2mW8rT5yB7nC4dF6gH1jK0"
+
+
+def _run(**env):
+    """Import the settings under exactly this environment (plus PATH); return (returncode, output)."""
+    clean = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def _settings(**env) -> dict:
+    code, output = _run(**env)
+    assert code == 0, output
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_the_embedded_defaults():
+    # given an empty environment
+    s = _settings()
+    # then SQLite next to manage.py, the ORM broker, DEBUG off, the demo conveniences on
+    assert s["engine"] == "django.db.backends.sqlite3"
+    assert Path(s["name"]) == ROOT / "db.sqlite3"
+    assert s["q"] == {"orm": "default", "redis": None}
+    assert s["debug"] is False
+    assert (s["production"], s["demo"], s["sandbox"]) == (False, True, True)
+    assert s["secure_cookies"] is False
+    assert s["secret"]  # an embedded key, fine for a laptop
+    assert "127.0.0.1" in s["hosts"]
+    assert s["tz"] == "America/New_York"
+    assert s["session_age"] == 15 * 60
+
+
+def test_database_url_points_at_postgresql():
+    s = _settings(DATABASE_URL="postgres://pa@127.0.0.1:5432/priorauth")
+    assert (s["engine"], s["name"], s["host"]) == ("django.db.backends.postgresql", "priorauth", "127.0.0.1")
+
+
+def test_redis_url_switches_the_task_broker_to_redis():
+    s = _settings(REDIS_URL="redis://127.0.0.1:6379/3")
+    assert s["q"] == {"orm": None, "redis": "redis://127.0.0.1:6379/3"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("0", False), ("", False)])
+def test_debug_is_on_only_when_asked_for(value, expected):
+    assert _settings(DEBUG=value)["debug"] is expected
+
+
+def test_hosts_zone_and_idle_time_come_from_the_environment():
+    s = _settings(
+        ALLOWED_HOSTS="pa.example.org, www.pa.example.org", TIME_ZONE="America/Chicago", SESSION_IDLE_SECONDS="600"
+    )
+    assert s["hosts"] == ["pa.example.org", "www.pa.example.org"]
+    assert (s["tz"], s["session_age"]) == ("America/Chicago", 600)
+
+
+def test_production_turns_on_https_settings_and_off_the_demo_and_sandbox():
+    s = _settings(PRODUCTION="1", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="pa.example.org")
+    assert (s["demo"], s["sandbox"], s["debug"]) == (False, False, False)
+    assert s["secure_cookies"] is True
+    assert s["ssl_redirect"] is True
+    assert s["hsts"] >= 31_536_000
+    assert s["secret"] == STRONG_KEY
+
+
+def test_production_has_no_default_hosts():
+    assert _settings(PRODUCTION="1", SECRET_KEY=STRONG_KEY)["hosts"] == []
+
+
+def _embedded_key() -> str:
+    return _settings()["secret"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        None,  # not set
+        "",  # set but empty
+        "embedded",  # the key anyone can read in the repository
+        "short-key",  # guessable: Django's deploy check wants at least 50 characters
+    ],
+)
+def test_production_refuses_a_missing_or_insecure_secret_key(key):
+    env = {"PRODUCTION": "1"}
+    if key is not None:
+        env["SECRET_KEY"] = _embedded_key() if key == "embedded" else key
+    code, output = _run(**env)
+    assert code != 0
+    assert "ImproperlyConfigured" in output and "SECRET_KEY" in output
+
+
+@pytest.mark.parametrize("flag", ["DEMO_MODE", "SANDBOX_ENABLED"])
+def test_production_refuses_the_demo_and_the_sandbox_even_when_asked(flag):
+    code, output = _run(PRODUCTION="1", SECRET_KEY=STRONG_KEY, **{flag: "1"})
+    assert code != 0
+    assert "ImproperlyConfigured" in output and flag in output
