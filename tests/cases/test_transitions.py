@@ -75,6 +75,29 @@ def test_the_table_names_every_status_and_only_statuses():
     assert len(ALLOWED_PAIRS) + len(FORBIDDEN_PAIRS) == len(Status) ** 2
 
 
+@pytest.mark.parametrize(
+    ("from_status", "to_status", "allowed"),
+    [
+        # the product's path, and the shortcuts it must not take
+        (Status.NEW, Status.GATHERING, True),
+        (Status.GATHERING, Status.READY, True),
+        (Status.READY, Status.SUBMITTED, True),
+        (Status.SUBMITTED, Status.PENDED, True),
+        (Status.PENDED, Status.SUBMITTED, True),
+        (Status.DENIED, Status.APPEALED, True),
+        (Status.APPROVED, Status.EXPIRED, True),
+        (Status.NEW, Status.SUBMITTED, False),  # never submitted without a packet
+        (Status.GATHERING, Status.SUBMITTED, False),
+        (Status.READY, Status.APPROVED, False),  # only a payer answer decides
+        (Status.APPROVED, Status.DENIED, False),
+        (Status.CLOSED, Status.GATHERING, False),
+        (Status.CANCELLED, Status.NEW, False),
+    ],
+)
+def test_the_table_keeps_the_product_rules(from_status, to_status, allowed):
+    assert (to_status in ALLOWED[from_status]) is allowed
+
+
 @pytest.mark.parametrize(("from_status", "to_status"), ALLOWED_PAIRS, ids=[f"{a}->{b}" for a, b in ALLOWED_PAIRS])
 def test_every_allowed_move_saves_the_status_and_writes_an_event(make_case, staff, from_status, to_status):
     # given a case in `from_status`
