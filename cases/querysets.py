@@ -41,7 +41,9 @@ class CaseQuerySet(models.QuerySet):
         return self.filter(assignee__isnull=True)
 
     def overdue(self, now):
-        return self.open().filter(decision_due_at__lt=now)
+        # Only while the payer owes the answer: a decided (e.g. denied, still
+        # open) or sent-back case keeps its old deadline but is not late.
+        return self.awaiting_payer().filter(decision_due_at__lt=now)
 
     def awaiting_payer(self):
         return self.filter(status__in=["submitted", "pended", "appealed"])
