@@ -48,7 +48,26 @@ def _is_status_string(node) -> bool:
 def status_writes(source: str) -> list[tuple[int, str]]:
     """(line, what) for every place this source writes a `status` field."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    # Names of dicts that carry a "status" key (`updates["status"] = ...` or
+    # `updates = {"status": ...}`), so `update(**updates)` is caught too.
+    status_dicts = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Subscript)
+                    and isinstance(target.value, ast.Name)
+                    and _is_status_string(target.slice)
+                ):
+                    status_dicts.add(target.value.id)
+                if (
+                    isinstance(target, ast.Name)
+                    and isinstance(node.value, ast.Dict)
+                    and any(_is_status_string(k) for k in node.value.keys)
+                ):
+                    status_dicts.add(target.id)
+    for node in ast.walk(tree):
         # x.status = ..., x.status += ..., a, x.status = ...
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -76,6 +95,8 @@ def status_writes(source: str) -> list[tuple[int, str]]:
             for value in [*node.args, *(kw.value for kw in node.keywords)]:
                 if isinstance(value, ast.Dict) and any(_is_status_string(k) for k in value.keys):
                     found.append((node.lineno, f"{name}({{'status': ...}})"))
+                if isinstance(value, ast.Name) and value.id in status_dicts:
+                    found.append((node.lineno, f"{name}(**{value.id}) with a 'status' key"))
     for match in RAW_SQL_STATUS.finditer(source):
         found.append((source.count("\n", 0, match.start()) + 1, "raw SQL SET status"))
     return found
@@ -231,6 +252,8 @@ def test_tasks_are_enqueued_with_ids():
         "case.save(update_fields=['status', 'decided_at'])",
         "PriorAuthCase.objects.bulk_update(cases, ['status'])",
         "cursor.execute('UPDATE cases_priorauthcase SET status = %s WHERE id = %s', ['x', 1])",
+        "updates = {}; updates['status'] = 'closed'; PriorAuthCase.objects.filter(pk=1).update(**updates)",
+        "values = {'status': 'closed'}; PriorAuthCase.objects.update_or_create(order=o, defaults=values)",
     ],
 )
 def test_the_status_check_catches_a_planted_write(tmp_path, planted):
@@ -249,6 +272,7 @@ def test_the_status_check_catches_a_planted_write(tmp_path, planted):
         "PriorAuthCase.objects.filter(status='approved').count()",
         "transition(case, 'approved', actor=user)",
         "row.delivery_state = 'sent'",
+        "resource = {}; resource['status'] = 'active'; post(json=resource)",
     ],
 )
 def test_the_status_check_leaves_reads_and_other_fields_alone(tmp_path, harmless):
