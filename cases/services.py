@@ -144,14 +144,19 @@ def case_open_for_order(*, order: Order, actor=None) -> PriorAuthCase:
     coverage, coverage_problem = coverage_active_for(order=order)
     urgency = Urgency.EXPEDITED if order.priority == Order.Priority.URGENT else Urgency.STANDARD
     with transaction.atomic():
-        case = PriorAuthCase.objects.create(
-            practice=order.practice,
-            order=order,
-            patient=order.patient,
-            payer=coverage.payer if coverage else None,
-            plan=coverage.plan if coverage else None,
-            urgency=urgency,
-        )
+        try:
+            with transaction.atomic():
+                case = PriorAuthCase.objects.create(
+                    practice=order.practice,
+                    order=order,
+                    patient=order.patient,
+                    payer=coverage.payer if coverage else None,
+                    plan=coverage.plan if coverage else None,
+                    urgency=urgency,
+                )
+        except IntegrityError:
+            # Another run opened this order's case since the check above (one case per order).
+            return PriorAuthCase.objects.get(order=order)
         if coverage and order.coverage_id != coverage.pk:
             order.coverage = coverage
             order.save(update_fields=["coverage"])

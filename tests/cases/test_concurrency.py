@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connection
 
-from cases.models import CaseEvent, PriorAuthCase, Status
+from cases.models import CaseEvent, Order, PriorAuthCase, Status
 from cases.transitions import InvalidTransition, case_status_changing, case_transitioned, transition
 from tests import factories as f
 
@@ -114,3 +114,37 @@ def test_two_identical_moves_at_once_have_exactly_one_winner(committed):
     assert loser.from_status == Status.SUBMITTED
     assert CaseEvent.objects.filter(case=case, kind=CaseEvent.Kind.STATUS).count() == 1
     assert committed == [(case.pk, Status.SUBMITTED)]
+
+
+def test_detecting_one_order_twice_at_once_opens_one_case(monkeypatch):
+    # given an order, and two intake runs that both find it has no case yet
+    from cases import services
+
+    order = f.OrderFactory()
+    both_checked = threading.Barrier(2)
+    real_coverage_active_for = services.coverage_active_for
+
+    def after_the_existence_check(*, order):
+        both_checked.wait(timeout=5)  # both have passed "is there a case?"
+        return real_coverage_active_for(order=order)
+
+    monkeypatch.setattr(services, "coverage_active_for", after_the_existence_check)
+    outcomes = [None, None]
+
+    def detect(slot):
+        try:
+            outcomes[slot] = services.case_open_for_order(order=Order.objects.get(pk=order.pk)).pk
+        except Exception as exc:  # the outcome is what we assert on
+            outcomes[slot] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=detect, args=(slot,)) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    # then both answer with the same single case (idempotent per order, even racing)
+    case = PriorAuthCase.objects.get(order=order)
+    assert outcomes == [case.pk, case.pk], outcomes
+    assert case.events.filter(message="Order received").count() == 1
