@@ -42,7 +42,12 @@ def _call(client: PasClient, operation: str, case, submission_key: str, bundle: 
     exchange = Exchange.objects.create(
         case=case,
         payer_id=case.payer_id,
-        submission=Submission.objects.filter(idempotency_key=submission_key).first(),
+        # Only a submit is tied to its row; an inquiry is found by case (saves a query per poll).
+        submission=(
+            Submission.objects.filter(idempotency_key=submission_key).first()
+            if operation == Exchange.Operation.SUBMIT
+            else None
+        ),
         operation=operation,
         url=client.url(operation)[:300],
     )

@@ -242,9 +242,10 @@ def full_jitter(failures: int) -> timedelta:
     return max(timedelta(seconds=10), timedelta(seconds=random.uniform(0, ceiling.total_seconds())))
 
 
-def poll_next_at(*, case: PriorAuthCase, now):
+def poll_next_at(*, case: PriorAuthCase, now, link: PayerLink | None = None):
     """The next status check by the payer's cadence, sooner as the decision deadline nears."""
-    link = PayerLink.objects.filter(payer_id=case.payer_id).first()
+    if link is None:
+        link = PayerLink.objects.filter(payer_id=case.payer_id).first()
     if link is not None and link.poll_minutes:
         interval = timedelta(minutes=link.poll_minutes)
     else:
@@ -288,16 +289,19 @@ def case_poll(*, case_id: int) -> str:
     if case.status not in AWAITING:
         return "not awaiting"
     now = timezone.now()
+    submission = case.submissions.filter(state=Submission.State.ACCEPTED).order_by("-accepted_at", "-id").first()
+    channel_name = submission.channel if submission else channel_name_for(case)
+    if not has_channel(channel_name):
+        # Portal / fax / X12 cases are followed up by people (a task): take them off the poll index.
+        PriorAuthCase.objects.filter(pk=case.pk).update(next_poll_at=None)
+        return "manual"
     link = payer_link(case.payer)
     if not breaker_allows(link):
         _set_next_poll(case, (link.open_until or now) + full_jitter(0))
         return "paused"
-    submission = case.submissions.filter(state=Submission.State.ACCEPTED).order_by("-accepted_at", "-id").first()
     key = submission.idempotency_key if submission else f"case-{case.pk}"
     try:
-        decision = get_channel(submission.channel if submission else channel_name_for(case)).check_status(
-            case, submission_key=key
-        )
+        decision = get_channel(channel_name).check_status(case, submission_key=key)
     except IntegrationError as exc:
         transient = not exc.permanent and not isinstance(exc, PasResponseError)
         if transient:
@@ -308,6 +312,13 @@ def case_poll(*, case_id: int) -> str:
     if decision is None:
         _poll_failed(case, IntegrationError("the payer does not know this request"))
         return "unknown"
+    if decision.status == DecisionStatus.STILL_PENDING:
+        # The common answer: no lock needed, nothing to apply; just the next check.
+        now = timezone.now()
+        _set_next_poll(case, poll_next_at(case=case, now=now, link=link))
+        if not CaseTracking.objects.filter(case=case).update(last_polled_at=now, poll_failures=0, last_error=""):
+            CaseTracking.objects.get_or_create(case=case, defaults={"last_polled_at": now})
+        return "no change"
     event = decision_apply(case=case, decision=decision, source="poll")
     return decision.status if event is not None else "no change"
 

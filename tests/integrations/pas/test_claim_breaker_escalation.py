@@ -171,3 +171,12 @@ def test_deadline_near_and_passed_each_once(practice, owner_provider, pas_payer)
     assert escalate_deadlines(now=now + timedelta(hours=6)) == 1  # now passed
     titles = list(Task.objects.filter(case=case).values_list("title", flat=True))
     assert any("near" in t for t in titles) and any("passed" in t for t in titles)
+
+
+def test_cases_of_manual_channels_leave_the_poll_index(practice, owner_provider):
+    fax = f.PayerFactory(name="Fax-only payer", default_channel="fax")
+    (case,) = _due_cases(practice, owner_provider, fax, 1, channel="fax")
+    assert case_poll(case_id=case.pk) == "manual"
+    case.refresh_from_db()
+    assert case.next_poll_at is None and case.status == Status.SUBMITTED
+    assert not case.events.exists()  # no noise on the timeline

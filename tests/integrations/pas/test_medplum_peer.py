@@ -1,0 +1,142 @@
+"""The PAS client over real HTTP against Medplum's FHIR engine playing the payer
+(tests/peers/pas_payer_server.mjs): our request bundles are validated by a FHIR
+implementation that is not ours, and its answers go through our parser."""
+
+import subprocess
+
+import pytest
+import requests
+
+from cases.models import Status
+from integrations.base import DecisionStatus as D
+from integrations.base import IntegrationError
+from integrations.pas.channel import PasChannel
+from integrations.pas.models import Exchange, Submission
+from integrations.pas.services import case_poll, submission_request, submission_send
+from tests import factories as f
+from tests.integrations.pas.conftest import REPO
+
+
+class PayerPeer:
+    def __init__(self, port: int):
+        self.root = f"http://127.0.0.1:{port}"
+        self.base = f"{self.root}/fhir"
+
+    def admin(self, path: str, body: dict | None = None):
+        r = requests.post(f"{self.root}/__admin/{path}", json=body or {}, timeout=10)
+        r.raise_for_status()
+
+    def requests_log(self) -> list[dict]:
+        return requests.get(f"{self.root}/__admin/requests", timeout=10).json()
+
+
+@pytest.fixture(scope="session")
+def payer_server():
+    proc = subprocess.Popen(
+        ["node", str(REPO / "tests" / "peers" / "pas_payer_server.mjs"), "0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("LISTENING"), f"PAS peer did not start: {line} {proc.stderr.read()[:500]}"
+        yield PayerPeer(int(line.split()[1]))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def peer(payer_server, pas_payer, settings):
+    payer_server.admin("clear")
+    pas_payer.fhir_base_url = payer_server.base
+    pas_payer.save()
+    settings.PAS_READ_TIMEOUT_SECONDS = 2
+    return payer_server
+
+
+@pytest.fixture
+def full_case(pas_case):
+    pas_case.summary_text = "Headaches for 8 weeks despite two preventive drugs; neurological exam abnormal."
+    pas_case.save()
+    plan = f.PlanFactory(payer=pas_case.payer, name="Harbor MA Choice (HMO)")
+    coverage = pas_case.order.coverage
+    coverage.plan = plan
+    coverage.group_number = "G-100"
+    coverage.save()
+    return pas_case
+
+
+def test_submit_is_accepted_by_medplum_and_decision_parsed(peer, full_case, coordinator):
+    sub = submission_request(case=full_case, actor=coordinator)
+    submission_send(submission_id=sub.pk)
+    sub.refresh_from_db()
+    full_case.refresh_from_db()
+    assert sub.state == Submission.State.ACCEPTED, sub.error
+    assert full_case.status == Status.APPROVED
+    assert full_case.authorization_number == "PEER-AUTH-1"
+    assert str(full_case.auth_effective_end) == "2026-05-30"
+    log = [r for r in peer.requests_log() if r["path"].startswith("/Claim/$")]
+    assert log == [{"method": "POST", "path": "/Claim/$submit", "contentType": "application/fhir+json"}]
+
+
+@pytest.mark.parametrize("kind,code,system", [("medication", "1991302", "RxNorm"), ("device", "E0601", "HCPCS")])
+def test_medication_and_device_requests_validate(peer, full_case, kind, code, system):
+    order = full_case.order
+    order.kind, order.code, order.code_system = kind, code, system
+    order.save()
+    receipt = PasChannel().submit(full_case, submission_key=f"k-{kind}")
+    assert receipt.decision is not None and receipt.decision.status == D.APPROVED
+
+
+def test_queued_then_inquire_reads_the_stored_claim_response(peer, full_case, coordinator):
+    peer.admin("decide", {"code": "queued"})
+    sub = submission_request(case=full_case, actor=coordinator)
+    submission_send(submission_id=sub.pk)
+    full_case.refresh_from_db()
+    assert full_case.status == Status.SUBMITTED
+    decision = PasChannel().check_status(full_case, submission_key=sub.idempotency_key)
+    assert decision.status == D.STILL_PENDING
+    assert case_poll(case_id=full_case.pk) == "no change"
+    assert PasChannel().check_status(full_case, submission_key="never-sent") is None
+
+
+def test_denial_through_the_peer(peer, full_case, coordinator):
+    peer.admin("decide", {"code": "A3"})
+    sub = submission_request(case=full_case, actor=coordinator)
+    submission_send(submission_id=sub.pk)
+    full_case.refresh_from_db()
+    assert full_case.status == Status.DENIED and full_case.denial_reason_code == "MN01"
+
+
+def test_invalid_resource_is_refused_by_the_peer_as_permanent(peer, full_case, monkeypatch):
+    from integrations.pas import channel as channel_module
+
+    real = channel_module.build_request_bundle
+
+    def broken(case, *, submission_key):
+        bundle = real(case, submission_key=submission_key)
+        bundle["entry"][1]["resource"]["birthDate"] = "17 May 1970"  # not a FHIR date
+        return bundle
+
+    monkeypatch.setattr(channel_module, "build_request_bundle", broken)
+    with pytest.raises(IntegrationError) as err:
+        PasChannel().submit(full_case, submission_key="k-bad")
+    assert err.value.permanent and "HTTP 400" in str(err.value)
+    assert Exchange.objects.get(case=full_case).result == Exchange.Result.ERROR
+
+
+def test_timeout_and_503_are_transient(peer, full_case):
+    peer.admin("fault", {"match": "$submit", "mode": "timeout", "times": 1})
+    with pytest.raises(IntegrationError) as err:
+        PasChannel().submit(full_case, submission_key="k-t")
+    assert not err.value.permanent and "in time" in str(err.value)
+    peer.admin("fault", {"match": "$inquire", "mode": "503", "times": 1})
+    with pytest.raises(IntegrationError) as err:
+        PasChannel().check_status(full_case, submission_key="k-t")
+    assert not err.value.permanent and "503" in str(err.value)

