@@ -1,7 +1,9 @@
 """Reads of cases and tasks. Querysets select; they never write."""
 
+import datetime as dt
+
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 
 
 def _open_statuses():
@@ -56,7 +58,79 @@ class CaseQuerySet(models.QuerySet):
 
     def with_related(self):
         return self.select_related(
-            "patient", "order", "order__ordering_provider", "payer", "plan", "assignee", "order__location"
+            "practice",
+            "patient",
+            "order",
+            "order__ordering_provider",
+            "payer",
+            "plan",
+            "assignee",
+            "order__location",
+            "rule",
+        )
+
+    def search(self, text: str):
+        """Every word must match a patient name, the MRN or the authorization number."""
+        qs = self
+        for word in text.split()[:5]:
+            qs = qs.filter(
+                Q(patient__last_name__icontains=word)
+                | Q(patient__first_name__icontains=word)
+                | Q(patient__mrn__iexact=word)
+                | Q(authorization_number__iexact=word)
+            )
+        return qs
+
+    def mine_or_unassigned(self, user):
+        return self.filter(Q(assignee=user) | Q(assignee__isnull=True))
+
+    def needing_clinician(self, user):
+        """Cases waiting on a clinician: the status says so, or an open task is theirs."""
+        from cases.models import Task
+
+        theirs = Task.objects.filter(case=OuterRef("pk"), done_at__isnull=True).filter(
+            Q(assignee=user) | Q(assignee__isnull=True, role="clinician")
+        )
+        return self.filter(Q(status__in=["needs_clinician", "pended"]) | Exists(theirs))
+
+    def scheduled(self):
+        return self.filter(order__scheduled_date__isnull=False)
+
+    def with_schedule_risk(self, today: dt.date, windows: dict[tuple[int, str], dt.timedelta]):
+        """Annotate `at_risk`: the appointment comes before the expected decision.
+
+        Submitted cases compare their decision deadline with the appointment;
+        the others use the payer's decision window from today. `windows` maps
+        (payer id, urgency) to the window, computed from the few payer rows so
+        the comparison stays plain date arithmetic on every database.
+        """
+        by_cutoff: dict[dt.date, list[tuple[int, str]]] = {}
+        for key, window in windows.items():
+            by_cutoff.setdefault(today + window, []).append(key)
+        risky = Q(decision_due_at__isnull=False, decision_due_at__date__gt=F("order__scheduled_date"))
+        for cutoff, keys in by_cutoff.items():
+            for urgency in {u for _, u in keys}:
+                ids = [pid for pid, u in keys if u == urgency]
+                risky |= Q(decision_due_at__isnull=True, payer_id__in=ids, urgency=urgency) & Q(
+                    order__scheduled_date__lte=cutoff
+                )
+        undecided = Q(status__in=["new", "retro_auth", "gathering", "needs_clinician", "ready", "submitted", "pended"])
+        return self.annotate(
+            at_risk=Case(
+                When(Q(order__scheduled_date__isnull=False) & undecided & risky, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+
+    def prioritized(self):
+        """Expedited first, then schedule risk, then our deadline, then the oldest.
+
+        Needs `with_schedule_risk` first.
+        """
+        expedited = Case(When(urgency="expedited", then=Value(0)), default=Value(1), output_field=IntegerField())
+        return self.annotate(urgency_rank=expedited).order_by(
+            "urgency_rank", "-at_risk", F("decision_due_at").asc(nulls_last=True), "created_at", "pk"
         )
 
 

@@ -610,3 +610,36 @@ def document_upload(
             requirement_status.save(update_fields=["state", "resolved_by", "evidence", "note", "updated_at"])
             case_advance_if_ready(case=case, actor=actor)
     return doc
+
+
+def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
+    """Assign many cases to one person, or spread them over a role's people.
+
+    With `role`, each case goes to whoever of that role in the actor's
+    practice has the fewest open cases at that moment (ties: lowest id).
+    """
+    from django.db.models import Count
+    from django.db.models import Q as _Q
+
+    from cases.models import OPEN_STATUSES, User
+
+    cases = list(cases)
+    if role:
+        holders = list(
+            User.objects.filter(practice_id=actor.practice_id, groups__name=role, is_active=True)
+            .annotate(load=Count("assigned_cases", filter=_Q(assigned_cases__status__in=list(OPEN_STATUSES))))
+            .order_by("load", "pk")
+        )
+        if not holders:
+            raise ActionRefused("Nobody holds that role.")
+        loads = {h.pk: h.load for h in holders}
+        for case in cases:
+            target = min(holders, key=lambda h: (loads[h.pk], h.pk))
+            if case.assignee_id != target.pk:
+                case_assign(case=case, user=target, actor=actor)
+                loads[target.pk] += 1
+        return len(cases)
+    for case in cases:
+        if case.assignee_id != getattr(user, "pk", None):
+            case_assign(case=case, user=user, actor=actor)
+    return len(cases)

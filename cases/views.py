@@ -1,9 +1,42 @@
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+"""Staff pages: the queue, the case page and its actions, the tasks inbox.
 
-from cases.models import PriorAuthCase
+Every case is fetched through `PriorAuthCase.objects.visible_to(user)` (404
+for anyone else). Actions answer htmx with the case's fragments swapped out
+of band and a plain POST with a redirect, so the page works without JavaScript.
+"""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from cases import forms, services
+from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, Task, User
+from cases.permissions import available_actions, can_complete_task, role_allows
+from cases.transitions import InvalidTransition
+from cases.ui import case_sections
+from payers.models import Payer
+
+DEFAULT_VIEW = {
+    Role.MANAGER: "all",
+    Role.COORDINATOR: "mine",
+    Role.CLINICIAN: "needs_me",
+    Role.FRONT_DESK: "scheduling",
+}
+SORT_ORDER = {
+    "deadline": ["decision_due_at", "created_at", "pk"],
+    "age": ["created_at", "pk"],
+    "patient": ["patient__last_name", "patient__first_name", "pk"],
+    "scheduled": ["order__scheduled_date", "pk"],
+}
+PAGE_SIZE = 50
 
 
 def _get_case_for_user(request, pk: int) -> PriorAuthCase:
@@ -11,25 +44,375 @@ def _get_case_for_user(request, pk: int) -> PriorAuthCase:
     return get_object_or_404(PriorAuthCase.objects.visible_to(request.user).with_related(), pk=pk)
 
 
+def _practice_staff(user):
+    return User.objects.filter(practice_id=user.practice_id, is_active=True).order_by("first_name", "last_name")
+
+
 @login_required
 @require_GET
 def queue(request):
-    cases = (
-        PriorAuthCase.objects.visible_to(request.user).open().with_related().order_by("decision_due_at", "created_at")
-    )
-    page = Paginator(cases, 50).get_page(request.GET.get("page"))
-    return render(request, "cases/queue.html", {"page": page})
+    user = request.user
+    payers = list(Payer.objects.filter(active=True))
+    staff = list(_practice_staff(user)) if role_allows(user, "assign") else []
+    data = request.GET.copy()
+    data.setdefault("view", DEFAULT_VIEW.get(user.primary_role, "all"))
+    form = forms.QueueFilterForm(data, payers=payers, practice_id=user.practice_id, staff=staff)
+    form.is_valid()
+    f = form.cleaned_data
+    now = timezone.now()
+    today = timezone.localdate()
+    windows = {
+        (p.pk, urgency): p.decision_window(expedited=urgency == "expedited")
+        for p in payers
+        for urgency in ("standard", "expedited")
+    }
+    cases = PriorAuthCase.objects.visible_to(user).open().with_related().with_schedule_risk(today, windows)
+    view = f.get("view") or "all"
+    if view == "mine":
+        cases = cases.mine_or_unassigned(user)
+    elif view == "needs_me":
+        cases = cases.needing_clinician(user)
+    elif view == "scheduling":
+        cases = cases.scheduled()
+    if f.get("q"):
+        cases = cases.search(f["q"])
+    if f.get("bucket"):
+        cases = cases.filter(status__in=forms.BUCKETS[f["bucket"]][1])
+    if f.get("payer"):
+        cases = cases.filter(payer=f["payer"])
+    if f.get("category"):
+        cases = cases.filter(rule__category=f["category"])
+    if f.get("assignee") == "me":
+        cases = cases.assigned_to(user)
+    elif f.get("assignee") == "unassigned":
+        cases = cases.unassigned()
+    elif f.get("assignee"):
+        cases = cases.filter(assignee_id=f["assignee"])
+    if f.get("location"):
+        cases = cases.filter(order__location=f["location"])
+    if f.get("provider"):
+        cases = cases.filter(order__ordering_provider=f["provider"])
+    if f.get("overdue"):
+        cases = cases.overdue(now)
+    sort = f.get("sort") or "priority"
+    cases = cases.prioritized() if sort == "priority" else cases.order_by(*SORT_ORDER[sort])
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "page": page,
+        "form": form,
+        "querystring": params.urlencode(),
+        "now": now,
+        "today": today,
+        "can_assign": role_allows(user, "assign"),
+        "staff": staff,
+        "roles": [(Role.COORDINATOR, "Coordinators (spread evenly)")],
+    }
+    template = "cases/_queue_results.html" if request.htmx else "cases/queue.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def bulk_assign(request):
+    if not role_allows(request.user, "assign"):
+        raise PermissionDenied
+    form = forms.BulkAssignForm(request.POST)
+    ids = [int(x) for x in request.POST.getlist("cases") if x.isdigit()][:200]
+    cases = list(PriorAuthCase.objects.visible_to(request.user).filter(pk__in=ids).select_related("assignee"))
+    to = form.data.get("to", "") if form.is_valid() else ""
+    try:
+        if not cases:
+            raise services.ActionRefused("Select at least one case.")
+        if to.startswith("role:"):
+            services.cases_assign_bulk(cases=cases, actor=request.user, role=to.removeprefix("role:"))
+        elif to == "none":
+            services.cases_assign_bulk(cases=cases, actor=request.user, user=None)
+        elif to.startswith("user:") and to[5:].isdigit():
+            target = get_object_or_404(_practice_staff(request.user), pk=int(to[5:]))
+            services.cases_assign_bulk(cases=cases, actor=request.user, user=target)
+        else:
+            raise services.ActionRefused("Choose whom to assign to.")
+        messages.success(request, f"Assigned {len(cases)} case(s).")
+    except services.ActionRefused as exc:
+        messages.error(request, str(exc))
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = "queue-changed"
+        return response
+    return redirect(f"{reverse('cases:queue')}?{request.POST.get('querystring', '')}")
+
+
+def _case_context(request, case: PriorAuthCase) -> dict:
+    """Everything the case page and its fragments need: a fixed number of queries."""
+    tasks = list(case.tasks.open().select_related("assignee"))
+    requirements = list(case.requirement_statuses.select_related("requirement", "resolved_by"))
+    has_gaps = any(rs.state == RequirementStatus.State.GAP for rs in requirements)
+    actions = available_actions(request.user, case, open_task_kinds={t.kind for t in tasks}, has_gaps=has_gaps)
+    return {
+        "case": case,
+        "events": case.events.select_related("actor")[:200],
+        "tasks": [(t, can_complete_task(request.user, t)) for t in tasks],
+        "requirements": requirements,
+        "documents": case.documents.select_related("uploaded_by", "requirement"),
+        "write_backs": case.ehr_write_backs.all()[:5],
+        "actions": actions,
+        "staff": _practice_staff(request.user) if actions["assign"] else [],
+        "gaps": [rs for rs in requirements if rs.state == RequirementStatus.State.GAP],
+        "outcome_form": forms.OutcomeForm(),
+        "upload_form": forms.UploadForm(),
+        "input_form": forms.ClinicianInputForm(),
+        "sections": case_sections(),
+        "now": timezone.now(),
+        "today": timezone.localdate(),
+    }
 
 
 @login_required
 @require_GET
 def case_detail(request, pk: int):
     case = _get_case_for_user(request, pk)
-    events = case.events.select_related("actor")
-    tasks = case.tasks.open().select_related("assignee")
-    requirements = case.requirement_statuses.select_related("requirement")
+    return render(request, "cases/detail.html", _case_context(request, case))
+
+
+def _case_response(request, pk: int):
+    """After an action: the fragments (htmx) or a redirect to the case page."""
+    if request.htmx:
+        case = _get_case_for_user(request, pk)
+        return render(request, "cases/_case_refresh.html", _case_context(request, case))
+    return redirect("cases:detail", pk=pk)
+
+
+def _act(request, pk: int, action: str, run):
+    """Shared shape of every case action: see, may, try, answer."""
+    case = _get_case_for_user(request, pk)
+    if not role_allows(request.user, action):
+        raise PermissionDenied
+    try:
+        messages.success(request, run(case))
+    except (services.ActionRefused, InvalidTransition, ValueError) as exc:
+        messages.error(request, str(exc))
+    return _case_response(request, pk)
+
+
+def _form_or_refuse(form_class, request, **kwargs):
+    form = form_class(request.POST, request.FILES, **kwargs)
+    if not form.is_valid():
+        errors = "; ".join(
+            f"{form.fields[k].label or k}: {' '.join(v)}" if k in form.fields else " ".join(v)
+            for k, v in form.errors.items()
+        )
+        raise services.ActionRefused(errors)
+    return form.cleaned_data
+
+
+@login_required
+@require_POST
+def case_assign(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.AssignForm, request, staff_qs=_practice_staff(request.user))
+        services.case_assign(case=case, user=data["assignee"], actor=request.user)
+        return f"Assigned to {data['assignee'].display()}." if data["assignee"] else "Unassigned."
+
+    return _act(request, pk, "assign", run)
+
+
+@login_required
+@require_POST
+def case_pick_up(request, pk: int):
+    def run(case):
+        services.case_assign(case=case, user=request.user, actor=request.user)
+        return "The case is yours."
+
+    return _act(request, pk, "assign", run)
+
+
+@login_required
+@require_POST
+def case_note(request, pk: int):
+    def run(case):
+        services.case_add_note(case=case, actor=request.user, text=_form_or_refuse(forms.NoteForm, request)["text"])
+        return "Note added."
+
+    return _act(request, pk, "note", run)
+
+
+@login_required
+@require_POST
+def case_upload(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.UploadForm, request)
+        gap = None
+        if data.get("requirement"):
+            gap = get_object_or_404(case.requirement_statuses.select_related("requirement"), pk=data["requirement"])
+        services.document_upload(
+            case=case,
+            actor=request.user,
+            file=data["file"],
+            title=data["title"],
+            kind=data["kind"],
+            requirement_status=gap,
+        )
+        return "Document uploaded."
+
+    return _act(request, pk, "upload", run)
+
+
+@login_required
+@require_POST
+def case_resolve_gap(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.ResolveGapForm, request)
+        gap = get_object_or_404(case.requirement_statuses.select_related("requirement"), pk=data["requirement"])
+        services.case_resolve_gap(case=case, requirement_status=gap, actor=request.user, note=data["note"])
+        return "Gap resolved."
+
+    return _act(request, pk, "resolve_gap", run)
+
+
+@login_required
+@require_POST
+def case_request_input(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.ClinicianInputForm, request)
+        due = None
+        if data.get("due"):
+            due = timezone.make_aware(dt.datetime.combine(data["due"], dt.time(17, 0)))
+        services.case_request_clinician_input(case=case, actor=request.user, question=data["question"], due_at=due)
+        return "Clinician input requested."
+
+    return _act(request, pk, "request_input", run)
+
+
+@login_required
+@require_POST
+def case_attest(request, pk: int):
+    def run(case):
+        services.case_attest_summary(case=case, actor=request.user)
+        return "Summary attested."
+
+    return _act(request, pk, "attest", run)
+
+
+@login_required
+@require_POST
+def case_approve(request, pk: int):
+    def run(case):
+        services.case_approve_submission(case=case, actor=request.user)
+        return "Submission approved."
+
+    return _act(request, pk, "approve", run)
+
+
+@login_required
+@require_POST
+def case_submit(request, pk: int):
+    def run(case):
+        services.case_submit(case=case, actor=request.user)
+        return "Submission requested."
+
+    return _act(request, pk, "submit", run)
+
+
+@login_required
+@require_POST
+def case_outcome(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.OutcomeForm, request)
+        services.case_record_outcome(case=case, actor=request.user, **data)
+        return "Payer outcome recorded."
+
+    return _act(request, pk, "record_outcome", run)
+
+
+@login_required
+@require_POST
+def case_escalate(request, pk: int):
+    def run(case):
+        services.case_escalate(
+            case=case, actor=request.user, reason=_form_or_refuse(forms.ReasonForm, request)["reason"]
+        )
+        return "Escalated to the managers."
+
+    return _act(request, pk, "escalate", run)
+
+
+@login_required
+@require_POST
+def case_cancel(request, pk: int):
+    def run(case):
+        services.case_cancel(case=case, actor=request.user, reason=_form_or_refuse(forms.ReasonForm, request)["reason"])
+        return "Case cancelled."
+
+    return _act(request, pk, "cancel", run)
+
+
+@login_required
+@require_GET
+def document_download(request, pk: int, doc_pk: int):
+    case = _get_case_for_user(request, pk)
+    if not role_allows(request.user, "download"):
+        raise PermissionDenied
+    doc = get_object_or_404(Document, pk=doc_pk, case=case)
+    if not doc.file:
+        raise Http404("This document is kept in the EHR.")
+    # Downloads are PHI reads that auditlog cannot see: they go on the timeline.
+    services.case_event_add(
+        case=case, kind=CaseEvent.Kind.DOCUMENT, actor=request.user, message="Document downloaded", document_id=doc.pk
+    )
+    ext = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}.get(doc.content_type, "")
+    return FileResponse(
+        doc.file.open("rb"),
+        as_attachment=True,
+        filename=f"case-{case.pk}-document-{doc.pk}{ext}",
+        content_type=doc.content_type or "application/octet-stream",
+    )
+
+
+def _visible_tasks(user):
+    visible = PriorAuthCase.objects.visible_to(user).values("pk")
+    return Task.objects.filter(case__in=visible)
+
+
+@login_required
+@require_GET
+def task_inbox(request):
+    user = request.user
+    scope = request.GET.get("scope", "mine")
+    tasks = (
+        _visible_tasks(user).open().select_related("case", "case__patient", "case__order", "case__payer", "assignee")
+    )
+    if scope == "all" and user.has_role(Role.MANAGER):
+        pass
+    elif scope == "role":
+        tasks = tasks.filter(assignee__isnull=True, role__in=list(user.role_names()))
+    else:
+        scope = "mine"
+        tasks = tasks.for_user(user)
+    tasks = tasks.order_by("due_at", "created_at", "pk")
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(t, can_complete_task(user, t)) for t in page]
     return render(
         request,
-        "cases/detail.html",
-        {"case": case, "events": events, "tasks": tasks, "requirements": requirements},
+        "cases/tasks.html",
+        {"page": page, "rows": rows, "scope": scope, "now": timezone.now(), "querystring": f"scope={scope}"},
     )
+
+
+@login_required
+@require_POST
+def task_complete(request, task_pk: int):
+    task = get_object_or_404(_visible_tasks(request.user).select_related("case"), pk=task_pk)
+    if not can_complete_task(request.user, task):
+        raise PermissionDenied
+    note = forms.TaskCompleteForm(request.POST)
+    if note.is_valid() and note.cleaned_data["note"].strip():
+        services.case_add_note(case=task.case, actor=request.user, text=note.cleaned_data["note"])
+    services.task_complete(task=task, actor=request.user)
+    messages.success(request, f"Done: {task.title}")
+    if request.POST.get("from") == "case":
+        return _case_response(request, task.case_id)
+    if request.htmx:
+        return render(request, "cases/_task_done.html", {"task": task})
+    return redirect("cases:tasks")

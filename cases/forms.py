@@ -1,0 +1,130 @@
+"""Forms for the queue filters and the case-page actions."""
+
+from django import forms
+
+from cases.models import Document, Location, Provider, Status, User
+from payers.models import Category, Payer
+
+BUCKETS = {
+    "intake": ("Intake / retro-auth", [Status.NEW, Status.RETRO_AUTH]),
+    "gathering": ("Missing documentation", [Status.GATHERING]),
+    "clinician": ("Clinician input", [Status.NEEDS_CLINICIAN]),
+    "ready": ("Ready to submit", [Status.READY]),
+    "with_payer": ("With the payer", [Status.SUBMITTED, Status.APPEALED]),
+    "pended": ("Pended: info requested", [Status.PENDED]),
+    "denied": ("Denied", [Status.DENIED]),
+}
+VIEWS = [
+    ("mine", "My work + unassigned"),
+    ("all", "Everything I can see"),
+    ("needs_me", "Needs a clinician"),
+    ("scheduling", "Scheduled services"),
+]
+SORTS = [
+    ("priority", "Priority"),
+    ("deadline", "Decision deadline"),
+    ("age", "Oldest first"),
+    ("patient", "Patient name"),
+    ("scheduled", "Service date"),
+]
+
+
+class QueueFilterForm(forms.Form):
+    view = forms.ChoiceField(choices=VIEWS, required=False)
+    q = forms.CharField(label="Search", required=False, max_length=100)
+    bucket = forms.ChoiceField(
+        label="Status", choices=[("", "Any status")] + [(k, v[0]) for k, v in BUCKETS.items()], required=False
+    )
+    payer = forms.ModelChoiceField(queryset=Payer.objects.none(), required=False, empty_label="Any payer")
+    category = forms.ChoiceField(
+        label="Service line", choices=[("", "Any service line")] + list(Category.choices), required=False
+    )
+    assignee = forms.ChoiceField(label="Assignee", required=False)
+    location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False, empty_label="Any location")
+    provider = forms.ModelChoiceField(
+        label="Ordering provider", queryset=Provider.objects.none(), required=False, empty_label="Any provider"
+    )
+    overdue = forms.BooleanField(label="Overdue only", required=False)
+    sort = forms.ChoiceField(choices=SORTS, required=False)
+
+    def __init__(self, *args, payers, practice_id, staff, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The payer list is also used for the schedule-risk windows: one query serves both.
+        self.fields["payer"].queryset = Payer.objects.filter(pk__in=[p.pk for p in payers])
+        self.fields["payer"].choices = [("", "Any payer")] + [(p.pk, p.name) for p in payers]
+        self.fields["location"].queryset = Location.objects.filter(practice_id=practice_id)
+        self.fields["provider"].queryset = Provider.objects.filter(practice_id=practice_id)
+        self.fields["assignee"].choices = [("", "Anyone"), ("me", "Me"), ("unassigned", "Unassigned")] + [
+            (str(u.pk), u.display()) for u in staff
+        ]
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Unassigned")
+
+    def __init__(self, *args, staff_qs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_qs
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="PDF, PNG or JPEG.")
+    title = forms.CharField(max_length=200, required=False)
+    kind = forms.ChoiceField(choices=Document.Kind.choices, initial=Document.Kind.CLINICAL_NOTE)
+    requirement = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
+
+
+class ClinicianInputForm(forms.Form):
+    question = forms.CharField(
+        label="Question for the clinician", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+    due = forms.DateField(label="Answer by", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ResolveGapForm(forms.Form):
+    requirement = forms.IntegerField(widget=forms.HiddenInput)
+    note = forms.CharField(max_length=300, required=False)
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[
+            ("submitted", "Submitted, awaiting decision"),
+            ("approved", "Approved"),
+            ("partially_approved", "Partially approved"),
+            ("pended", "Pended: payer asks for more"),
+            ("denied", "Denied"),
+        ]
+    )
+    payer_reference = forms.CharField(label="Payer reference / case number", max_length=80, required=False)
+    authorization_number = forms.CharField(max_length=50, required=False)
+    effective_start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    effective_end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    units_approved = forms.DecimalField(max_digits=8, decimal_places=2, required=False, min_value=0)
+    denial_reason_code = forms.CharField(max_length=20, required=False)
+    denial_reason_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    appeal_deadline = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(
+        label="Note (for pended: what the payer asked for)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+    )
+
+
+class TaskCompleteForm(forms.Form):
+    note = forms.CharField(label="Answer / note", required=False, max_length=4000)
+
+
+class BulkAssignForm(forms.Form):
+    # "user:<id>", "role:<role>" (spread over that role's people) or "none". The case
+    # ids come as a list of checkboxes and are narrowed to visible cases by the view.
+    to = forms.CharField(max_length=40)

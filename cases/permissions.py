@@ -1,0 +1,67 @@
+"""Which role may take which action on a case it can see.
+
+Whether a user may *see* a case is `PriorAuthCase.objects.visible_to` (404
+otherwise). This module answers the second question: of the cases they see,
+what may they do. Whether the case's state allows it is decided by the
+service (ActionRefused); `available_actions` combines both so the case page
+shows only buttons that will work.
+"""
+
+from cases.models import Role, Status, Task
+from cases.transitions import can_transition
+
+R = Role
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "assign": frozenset({R.MANAGER, R.COORDINATOR}),
+    "note": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN, R.FRONT_DESK}),
+    "upload": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
+    "resolve_gap": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
+    "request_input": frozenset({R.MANAGER, R.COORDINATOR}),
+    "attest": frozenset({R.CLINICIAN}),
+    "approve": frozenset({R.MANAGER}),
+    "submit": frozenset({R.MANAGER, R.COORDINATOR}),
+    "record_outcome": frozenset({R.MANAGER, R.COORDINATOR}),
+    "escalate": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
+    "cancel": frozenset({R.MANAGER, R.COORDINATOR}),
+    "download": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
+}
+INPUT_STATUSES = frozenset(
+    {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}
+)
+OUTCOME_STATUSES = frozenset({Status.SUBMITTED, Status.PENDED, Status.APPEALED})
+
+
+def role_allows(user, action: str) -> bool:
+    return user.has_role(*ROLE_ACTIONS[action])
+
+
+def can_complete_task(user, task: Task) -> bool:
+    """The assignee, any holder of the task's role when unassigned, or a manager."""
+    if user.has_role(R.MANAGER):
+        return True
+    if task.assignee_id:
+        return task.assignee_id == user.pk
+    return bool(task.role) and user.has_role(task.role)
+
+
+def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) -> dict[str, bool]:
+    """Buttons for the case page: the role allows it and the state does too."""
+    is_open = case.is_open
+    ready = case.status == Status.READY
+    needs_approval = case.practice.submission_requires_approval and not case.submission_approved_at
+    submit_queued = Task.Kind.SUBMIT in open_task_kinds
+    state = {
+        "assign": is_open,
+        "note": True,
+        "upload": is_open,
+        "resolve_gap": is_open and has_gaps,
+        "request_input": case.status in INPUT_STATUSES,
+        "attest": bool(case.summary_text) and not case.summary_is_attested,
+        "approve": ready and needs_approval,
+        "submit": ready and not needs_approval and not submit_queued,
+        "record_outcome": case.status in OUTCOME_STATUSES or (ready and submit_queued),
+        "escalate": is_open,
+        "cancel": can_transition(case, Status.CANCELLED),
+        "download": True,
+    }
+    return {name: allowed and role_allows(user, name) for name, allowed in state.items()}

@@ -1,0 +1,72 @@
+"""Small display helpers for the queue and case page (no queries)."""
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+
+from cases.models import Status
+
+register = template.Library()
+
+NEXT_ACTION = {
+    Status.NEW: "Check whether PA is required",
+    Status.RETRO_AUTH: "Request retro-authorization",
+    Status.GATHERING: "Close documentation gaps",
+    Status.NEEDS_CLINICIAN: "Clinician input / attestation",
+    Status.SUBMITTED: "Awaiting payer decision",
+    Status.PENDED: "Answer the payer's request",
+    Status.DENIED: "Appeal or peer-to-peer",
+    Status.APPEALED: "Awaiting appeal decision",
+    Status.APPROVED: "Release to scheduling",
+    Status.PARTIALLY_APPROVED: "Review partial approval",
+}
+
+
+@register.simple_tag
+def next_action(case) -> str:
+    if case.status == Status.READY:
+        if case.practice.submission_requires_approval and not case.submission_approved_at:
+            return "Manager approval"
+        return "Submit to payer"
+    return NEXT_ACTION.get(case.status, "—")
+
+
+@register.inclusion_tag("cases/_clock.html")
+def case_clock(case, now):
+    """The deadline that matters now, coloured: red overdue / < 24 h, amber < 72 h, green later."""
+    label, when = "", None
+    if case.status == Status.DENIED and case.appeal_deadline:
+        label, when = "Appeal by", _day_end(case.appeal_deadline)
+    elif case.decision_due_at:
+        label, when = "Decision due", case.decision_due_at
+    elif case.order.scheduled_date:
+        label, when = "Service", _day_end(case.order.scheduled_date)
+    if when is None:
+        return {"label": "", "when": None, "tone": "none"}
+    left = when - now
+    if left <= dt.timedelta(hours=24):
+        tone = "red"
+    elif left <= dt.timedelta(hours=72):
+        tone = "amber"
+    else:
+        tone = "green"
+    if getattr(case, "at_risk", 0) and tone == "green":
+        tone = "amber"
+    return {"label": label, "when": when, "tone": tone, "overdue": left.total_seconds() < 0}
+
+
+def _day_end(day: dt.date):
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(23, 59)))
+
+
+@register.filter
+def days_open(case, now) -> int:
+    return max(0, (now - case.created_at).days)
+
+
+@register.filter
+def oob(flag) -> str:
+    from django.utils.safestring import mark_safe
+
+    return mark_safe(' hx-swap-oob="true"') if flag else ""  # noqa: S308 - a constant attribute
