@@ -189,6 +189,32 @@ def async_task_argument_problems(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def case_reads_in_views(source: str) -> list[tuple[int, str]]:
+    """`PriorAuthCase.objects.<anything but visible_to>` inside a staff view.
+
+    Views marked `@login_not_required` are machine endpoints (payer or SMS
+    webhooks) that authenticate another way; they are not checked.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name.startswith("_"):
+            continue
+        decorators = {ast.unparse(d).split("(")[0].split(".")[-1] for d in node.decorator_list}
+        if "login_not_required" in decorators:
+            continue
+        for sub in ast.walk(node):
+            if (
+                isinstance(sub, ast.Attribute)
+                and isinstance(sub.value, ast.Attribute)
+                and sub.value.attr == "objects"
+                and isinstance(sub.value.value, ast.Name)
+                and sub.value.value.id == "PriorAuthCase"
+                and sub.attr != "visible_to"
+            ):
+                found.append((sub.lineno, f"{node.name}: PriorAuthCase.objects.{sub.attr} (use visible_to(user))"))
+    return found
+
+
 def _scan(check, files):
     problems = []
     for path in files:
@@ -232,6 +258,13 @@ def test_task_functions_take_ids():
 def test_tasks_are_enqueued_with_ids():
     problems = _scan(async_task_argument_problems, source_files())
     assert problems == [], "\n".join(problems)
+
+
+def test_views_get_cases_only_through_visible_to():
+    view_files = [p for p in source_files() if p.name == "views.py" or "views" in p.parent.name]
+    assert any(p.as_posix().endswith("cases/views.py") for p in view_files)
+    problems = _scan(case_reads_in_views, view_files)
+    assert problems == [], "views get cases via PriorAuthCase.objects.visible_to(user):\n" + "\n".join(problems)
 
 
 # --- planted examples: each check can fail -------------------------------------------
@@ -314,3 +347,21 @@ def test_the_task_checks_catch_objects_passed_to_tasks(tmp_path):
     )
     assert _scan(task_signature_problems, [module]) == ["tasks.py:1: send(message) is not an id"]
     assert [p.split(":")[1] for p in _scan(async_task_argument_problems, [module])] == ["6", "10"]
+
+
+def test_the_view_check_catches_a_case_read_around_visible_to(tmp_path):
+    module = tmp_path / "views.py"
+    module.write_text(
+        "@login_required\n"
+        "def detail(request, pk):\n"
+        "    return get_object_or_404(PriorAuthCase.objects.all(), pk=pk)\n"
+        "@login_required\n"
+        "def fine(request, pk):\n"
+        "    return get_object_or_404(PriorAuthCase.objects.visible_to(request.user), pk=pk)\n"
+        "@login_not_required\n"
+        "def webhook(request):\n"
+        "    return PriorAuthCase.objects.filter(payer_tracking_id='x')\n"
+    )
+    assert _scan(case_reads_in_views, [module]) == [
+        "views.py:3: detail: PriorAuthCase.objects.all (use visible_to(user))"
+    ]
