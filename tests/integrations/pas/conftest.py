@@ -7,9 +7,10 @@ from cases.models import Status
 from integrations.pas.models import PayerLink, SandboxPayer
 from payers.models import Channel
 from tests import factories as f
+from tests.shared_data import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[3]
-RI_DIR = REPO.parent / "shared" / "data" / "fhir" / "davinci-pas-ri"
+RI_DIR = SHARED_DATA / "fhir" / "davinci-pas-ri"
 PAS2_DIR = REPO / "tests" / "fixtures" / "pas"
 
 

@@ -16,13 +16,14 @@ from cases.models import Status
 from integrations.sms_twilio.config import sms_config
 from integrations.sms_twilio.notifiers import ConsoleNotifier
 from tests import factories as f
+from tests.shared_data import SHARED_DATA
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://pa.example.org"
 ACCOUNT_SID = "AC" + "a" * 32
 SERVICE_SID = "MG" + "a" * 32
 REPO = Path(__file__).resolve().parents[3]
-TWILIO_SPEC = Path(os.environ.get("TWILIO_SPEC", REPO.parent / "shared/data/twilio/twilio_api_v2010.json"))
+TWILIO_SPEC = Path(os.environ.get("TWILIO_SPEC", SHARED_DATA / "twilio" / "twilio_api_v2010.json"))
 # 11:00 in New York on a Tuesday: inside the default 08:00–20:00 window.
 IN_WINDOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 
