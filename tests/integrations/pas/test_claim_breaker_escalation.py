@@ -180,3 +180,31 @@ def test_cases_of_manual_channels_leave_the_poll_index(practice, owner_provider)
     case.refresh_from_db()
     assert case.next_poll_at is None and case.status == Status.SUBMITTED
     assert not case.events.exists()  # no noise on the timeline
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_decision_from_two_workers_at_once_applies_once(postgres_only, practice, owner_provider, pas_payer):
+    from integrations.pas.parse import parse_claim_response
+    from integrations.pas.services import decision_apply
+    from tests.integrations.pas.conftest import PAS2_DIR, load
+
+    (case,) = _due_cases(practice, owner_provider, pas_payer, 1)
+    decision = parse_claim_response(load(PAS2_DIR / "pas2-approved.json"))
+    barrier = threading.Barrier(2)
+    applied = []
+
+    def worker():
+        try:
+            barrier.wait()
+            applied.append(decision_apply(case=type(case).objects.get(pk=case.pk), decision=decision, source="poll"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sum(1 for event in applied if event is not None) == 1
+    assert case.events.filter(kind=CaseEvent.Kind.STATUS, to_status=Status.APPROVED).count() == 1
+    assert Task.objects.filter(case=case, kind=Task.Kind.RESCHEDULE).count() == 1

@@ -117,3 +117,11 @@ def test_sandbox_is_off_when_disabled(client, settings, sandbox_payer):
     settings.SANDBOX_ENABLED = False
     r = client.post("/sandbox/payer/harbor/fhir/Claim/$submit", data="{}", content_type="application/fhir+json")
     assert r.status_code == 404
+
+
+def test_fragment_for_a_case_submitted_without_a_submission_row(client, coordinator, pas_case):
+    pas_case.status, pas_case.submitted_at, pas_case.payer_tracking_id = Status.SUBMITTED, timezone.now(), "HMA01-1"
+    pas_case.save()
+    client.force_login(coordinator)
+    body = client.get(f"/cases/{pas_case.pk}/submission/").content.decode()
+    assert "HMA01-1" in body and "Not submitted yet" not in body
