@@ -38,8 +38,10 @@ def case_clock(case, now):
     label, when = "", None
     if case.status == Status.DENIED and case.appeal_deadline:
         label, when = "Appeal by", _day_end(case.appeal_deadline)
-    elif case.decision_due_at:
+    elif case.decision_due_at and case.status in (Status.SUBMITTED, Status.PENDED, Status.APPEALED):
         label, when = "Decision due", case.decision_due_at
+    elif case.status in (Status.APPROVED, Status.PARTIALLY_APPROVED) and case.auth_effective_end:
+        label, when = "Auth expires", _day_end(case.auth_effective_end)
     elif case.order.scheduled_date:
         label, when = "Service", _day_end(case.order.scheduled_date)
     if when is None:
