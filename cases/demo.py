@@ -829,6 +829,12 @@ class _CaseSeeder:
         for task in open_tasks:
             task_complete(task=task, actor=actor)
 
+    def _poll_at(self, channel, low_hours, high_hours):
+        # Only an API channel is polled; fax, portal and X12 outcomes are recorded by people.
+        if channel != Channel.PAS:
+            return None
+        return self.now + timedelta(hours=self.rng.randrange(low_hours, high_hours))
+
     def _decider(self, case, coord):
         # Portal and fax outcomes are typed in by a coordinator; API channels report themselves.
         return coord if case.channel in (Channel.PORTAL, Channel.FAX) else None
@@ -908,7 +914,7 @@ class _CaseSeeder:
             fields={
                 "channel": channel,
                 "payer_tracking_id": f"{case.payer.payer_id if case.payer_id else 'TRK'}-{case.pk:06d}",
-                "next_poll_at": self.now + timedelta(hours=self.rng.randrange(-2, 6)),
+                "next_poll_at": self._poll_at(channel, -2, 6),
             },
         )
         if channel in (Channel.PORTAL, Channel.FAX):
@@ -932,7 +938,7 @@ class _CaseSeeder:
             fields={
                 "denial_reason_code": "A4",
                 "denial_reason_text": request,
-                "next_poll_at": self.now + timedelta(hours=self.rng.randrange(1, 12)),
+                "next_poll_at": self._poll_at(case.channel, 1, 12),
             },
             payer_request=request,
         )
@@ -1012,7 +1018,7 @@ class _CaseSeeder:
             Status.APPEALED,
             actor=coord,
             reason="Appeal filed with the clinical notes",
-            fields={"next_poll_at": self.now + timedelta(hours=self.rng.randrange(4, 48))},
+            fields={"next_poll_at": self._poll_at(case.channel, 4, 48)},
         )
         case_add_note(case=case, actor=coord, text="Peer-to-peer requested; appeal letter faxed.")
 
