@@ -323,7 +323,8 @@ def item_text(bucket: str, row: dict, ctx: SweepContext) -> tuple[str, str, date
     status_label = Status(row["status"]).label
     age = _days_since(row["status_changed_at"], now)
     service = f"{row['order__code_system']} {row['order__code']} {row['order__description']}"[:120]
-    summary = f"{service} · {payer} · {status_label} for {age} day{'s' if age != 1 else ''}"
+    since = "since today" if age == 0 else f"for {age} day{'s' if age != 1 else ''}"
+    summary = f"{service} · {payer} · {status_label} {since}"
     due: date | None = None
 
     if bucket == Bucket.READY_TO_SUBMIT:

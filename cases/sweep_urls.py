@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases import sweep_views
+from cases import dashboard_views, sweep_views
 
 app_name = "sweep"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("sweep/run/", sweep_views.sweep_run_now, name="run"),
     path("sweep/<int:pk>/assign/", sweep_views.sweep_assign, name="assign"),
     path("sweep/items/<int:pk>/reschedule/", sweep_views.sweep_reschedule, name="reschedule"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
 ]
