@@ -36,11 +36,15 @@ import time
 import zoneinfo
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
+from functools import cached_property
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
+    BigIntegerField,
     Case,
+    CharField,
     Count,
+    DateField,
     DateTimeField,
     DurationField,
     Exists,
@@ -53,7 +57,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
 from cases.models import (
@@ -203,6 +207,10 @@ def _per_payer_cutoff(field: str, hours_by_payer: dict[int, int], default_hours:
 class SweepContext:
     """What the bucket rules need besides the cases, read once per sweep."""
 
+    @cached_property
+    def turnarounds(self):
+        return payer_turnarounds(self.now)
+
     def __init__(self, practice: Practice, now: datetime):
         self.practice = practice
         self.now = now
@@ -210,10 +218,18 @@ class SweepContext:
         self.today = timezone.localtime(now, self.tz).date()
         self.holidays = holidays_for(practice)
         self.since = previous_sweep_moment(practice, now, self.holidays)
-        self.turnarounds = payer_turnarounds(now)
-        payers = list(Payer.objects.values("id", "poll_interval_hours", "stall_threshold_hours"))
-        self.poll_hours = {p["id"]: p["poll_interval_hours"] for p in payers}
-        self.stall_hours = {p["id"]: p["stall_threshold_hours"] for p in payers}
+
+    @cached_property
+    def _payer_hours(self) -> list[dict]:
+        return list(Payer.objects.values("id", "poll_interval_hours", "stall_threshold_hours"))
+
+    @property
+    def poll_hours(self) -> dict[int, int]:
+        return {p["id"]: p["poll_interval_hours"] for p in self._payer_hours}
+
+    @property
+    def stall_hours(self) -> dict[int, int]:
+        return {p["id"]: p["stall_threshold_hours"] for p in self._payer_hours}
 
 
 def bucket_querysets(ctx: SweepContext) -> dict[str, QuerySet]:
@@ -292,7 +308,7 @@ def _rows(bucket: str, queryset: QuerySet):
             )
         )
         fields += ["clinician_task"]
-    return queryset.values(*fields).iterator(chunk_size=5000)
+    return queryset.values(*fields)
 
 
 # --- text -----------------------------------------------------------------------
@@ -379,28 +395,52 @@ def item_text(bucket: str, row: dict, ctx: SweepContext) -> tuple[str, str, date
 # --- writes ---------------------------------------------------------------------
 
 
+def _due_on(bucket: str, tz):
+    """SQL expression: the date an item is due (appointment, appeal deadline, decision deadline)."""
+    if bucket == Bucket.SCHEDULE_AT_RISK:
+        return F("order__scheduled_date")
+    if bucket == Bucket.NEW_DENIALS:
+        return F("appeal_deadline")
+    if bucket == Bucket.PAYER_FOLLOW_UP:
+        return TruncDate("decision_due_at", tzinfo=tz)
+    if bucket == Bucket.MISSING_DOCUMENTATION:
+        return Case(
+            When(status=Status.PENDED, then=TruncDate("decision_due_at", tzinfo=tz)),
+            default=None,
+            output_field=DateField(),
+        )
+    # A bare NULL parameter would reach PostgreSQL as text.
+    return Cast(Value(None), output_field=DateField())
+
+
 def sweep_compute(*, sweep: Sweep) -> dict[str, int]:
-    """Fill `sweep` with its items (replacing any) and mark it done. Returns the counts."""
+    """Fill `sweep` with its items (replacing any) and mark it done. Returns the counts.
+
+    One INSERT … SELECT per bucket: the cases never travel to Python, which
+    keeps a sweep of 100 000 open cases within seconds (docs/performance.md).
+    """
     started = time.monotonic()
     ctx = SweepContext(sweep.practice, sweep.as_of)
     counts: dict[str, int] = {}
+    table = connection.ops.quote_name(SweepItem._meta.db_table)
+    quote = connection.ops.quote_name
     with transaction.atomic():
         SweepItem.objects.filter(sweep=sweep).delete()
         for bucket, queryset in bucket_querysets(ctx).items():
-            batch: list[SweepItem] = []
-            counts[bucket] = 0
-            for row in _rows(bucket, queryset):
-                summary, step, due = item_text(bucket, row, ctx)
-                batch.append(
-                    SweepItem(
-                        sweep=sweep, case_id=row["id"], bucket=bucket, summary=summary, next_step=step, due_on=due
-                    )
+            select = queryset.annotate(
+                _sweep=Value(sweep.pk, output_field=BigIntegerField()),
+                _case=F("pk"),
+                _bucket=Value(str(bucket), output_field=CharField()),
+                _due=_due_on(bucket, ctx.tz),
+            ).values_list("_sweep", "_case", "_bucket", "_due")
+            sql, params = select.query.sql_with_params()
+            columns = ", ".join(f"sub.{quote(name)}" for name in ("_sweep", "_case", "_bucket", "_due"))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (sweep_id, case_id, bucket, due_on) SELECT {columns} FROM ({sql}) sub",  # noqa: S608
+                    params,
                 )
-                counts[bucket] += 1
-                if len(batch) >= 5000:
-                    _insert(batch)
-                    batch = []
-            _insert(batch)
+                counts[str(bucket)] = cursor.rowcount
         sweep.counts = counts
         sweep.state = Sweep.State.DONE
         sweep.finished_at = timezone.now()
@@ -410,23 +450,30 @@ def sweep_compute(*, sweep: Sweep) -> dict[str, int]:
     return counts
 
 
-def _insert(items: list[SweepItem]) -> None:
-    if not items:
-        return
-    if connection.vendor == "postgresql":
-        # COPY is several times faster than INSERT for the tens of thousands
-        # of items a large practice produces (see docs/performance.md).
-        table = SweepItem._meta.db_table
-        with connection.cursor() as cursor:
-            with cursor.copy(
-                f"COPY {table} (sweep_id, case_id, bucket, summary, next_step, due_on) FROM STDIN"  # noqa: S608
-            ) as copy:
-                for item in items:
-                    copy.write_row(
-                        (item.sweep_id, item.case_id, item.bucket, item.summary, item.next_step, item.due_on)
-                    )
-        return
-    SweepItem.objects.bulk_create(items, batch_size=1000)
+def describe_items(sweep: Sweep, items) -> list[SweepItem]:
+    """Set `.summary` and `.next_step` on each item: written from its case's data, "now" = the sweep's moment.
+
+    A few queries per bucket shown, whatever the number of items (a page is 50).
+    """
+    items = list(items)
+    ctx = SweepContext(sweep.practice, sweep.as_of)
+    by_bucket: dict[str, list[SweepItem]] = {}
+    for item in items:
+        by_bucket.setdefault(item.bucket, []).append(item)
+    for bucket, group in by_bucket.items():
+        queryset = PriorAuthCase.objects.filter(pk__in=[i.case_id for i in group]).order_by()
+        if bucket == Bucket.SCHEDULE_AT_RISK:
+            queryset = queryset.annotate(expected_at=_expected_decision(ctx.turnarounds, ctx.now)).annotate(
+                expected_on=TruncDate("expected_at", tzinfo=ctx.tz)
+            )
+        rows = {row["id"]: row for row in _rows(bucket, queryset)}
+        for item in group:
+            row = rows.get(item.case_id)
+            if row is None:  # pragma: no cover - items cascade with their case
+                item.summary, item.next_step = "", ""
+                continue
+            item.summary, item.next_step, _ = item_text(bucket, row, ctx)
+    return items
 
 
 def sweep_run(*, practice: Practice, now: datetime | None = None, actor=None) -> Sweep:
@@ -502,7 +549,12 @@ def previous_sweep(sweep: Sweep) -> Sweep | None:
 
 
 def latest_sweep(practice_id: int) -> Sweep | None:
-    return Sweep.objects.filter(practice_id=practice_id, state=Sweep.State.DONE).order_by("-as_of", "-id").first()
+    return (
+        Sweep.objects.filter(practice_id=practice_id, state=Sweep.State.DONE)
+        .select_related("practice")
+        .order_by("-as_of", "-id")
+        .first()
+    )
 
 
 def sweep_changes(sweep: Sweep, before: Sweep | None) -> dict[str, dict[str, int]]:
@@ -580,7 +632,7 @@ def sweep_item_reschedule_task(*, item: SweepItem, actor) -> Task | None:
         case=item.case,
         kind=Task.Kind.RESCHEDULE,
         title=f"Reschedule the {_day(order.scheduled_date)} appointment (decision expected later)",
-        detail=item.next_step,
+        detail=describe_items(item.sweep, [item])[0].next_step,
         role=Role.FRONT_DESK,
         actor=actor,
         dedupe_key=f"reschedule:{order.scheduled_date.isoformat()}",

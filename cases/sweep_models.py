@@ -96,13 +96,20 @@ class Sweep(models.Model):
 class SweepItem(models.Model):
     """One case in one bucket of a sweep. A case may sit in several buckets."""
 
-    sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="items")
-    case = models.ForeignKey("cases.PriorAuthCase", on_delete=models.CASCADE, related_name="sweep_items")
+    # Items are written by INSERT … SELECT from the cases in the same
+    # transaction (see cases.sweep.sweep_compute), so every id exists; without
+    # database FK constraints that insert skips a trigger per row, which is
+    # most of its cost at 100 000 cases. Django still cascades deletes.
+    sweep = models.ForeignKey(
+        Sweep, on_delete=models.CASCADE, related_name="items", db_constraint=False, db_index=False
+    )
+    case = models.ForeignKey(
+        "cases.PriorAuthCase", on_delete=models.CASCADE, related_name="sweep_items", db_constraint=False
+    )
     bucket = models.CharField(max_length=24, choices=Bucket.choices)
-    # Written from the case's data; no patient name, birth date or MRN, so the
-    # stored text says no more than the queue already shows.
-    summary = models.CharField(max_length=300)
-    next_step = models.CharField(max_length=300)
+    # The one-line summary and next step are written when an item is shown
+    # (cases.sweep.describe_items), from the case's data with the sweep's
+    # moment as "now", so storing a sweep costs one insert per bucket.
     due_on = models.DateField(null=True, blank=True, help_text="Appeal deadline, appointment or decision date.")
 
     objects = SweepItemQuerySet.as_manager()
@@ -110,7 +117,6 @@ class SweepItem(models.Model):
     class Meta:
         ordering = ["bucket", "due_on", "id"]
         constraints = [models.UniqueConstraint(fields=["sweep", "bucket", "case"], name="sweep_item_unique")]
-        indexes = [models.Index(fields=["sweep", "bucket", "due_on"])]
 
     def __str__(self) -> str:
         return f"{self.get_bucket_display()}: case {self.case_id}"

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases.models import Bucket, Role, Sweep, SweepItem, Task, User
 from cases.sweep import (
+    describe_items,
     latest_sweep,
     previous_sweep,
     sweep_bulk_assign,
@@ -71,12 +72,14 @@ def sweep_page(request):
                 to_attr="open_reschedule_tasks",
             )
         )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     context.update(
+        items=describe_items(sweep, page.object_list),
         before=before,
         buckets=buckets,
         bucket=chosen,
         bucket_label=Bucket(chosen).label,
-        page=Paginator(rows, 50).get_page(request.GET.get("page")),
+        page=page,
         assignable=_assignable(user.practice_id) if context["is_manager"] else [],
         can_reschedule=user.has_role(Role.FRONT_DESK, Role.MANAGER),
     )
@@ -120,7 +123,9 @@ def sweep_reschedule(request, pk: int):
     if not request.user.has_role(Role.FRONT_DESK, Role.MANAGER):
         raise Http404
     item = get_object_or_404(
-        SweepItem.objects.visible_to(request.user).select_related("case__order"), pk=pk, bucket=Bucket.SCHEDULE_AT_RISK
+        SweepItem.objects.visible_to(request.user).select_related("case__order", "sweep__practice"),
+        pk=pk,
+        bucket=Bucket.SCHEDULE_AT_RISK,
     )
     task = sweep_item_reschedule_task(item=item, actor=request.user)
     messages.success(request, "Reschedule task created." if task else "A reschedule task already exists.")

@@ -5,12 +5,20 @@ import datetime as dt
 import pytest
 
 from cases.models import Bucket, RequirementStatus, Status, SweepHoliday, Task
-from cases.sweep import SweepContext, bucket_querysets, sweep_run
+from cases.sweep import SweepContext, bucket_querysets, describe_items, sweep_run
 from tests import factories as f
 from tests.cases.conftest import LA, NY, WEDNESDAY_0730
 
 SECOND = dt.timedelta(seconds=1)
 MONDAY_0730 = dt.datetime(2026, 11, 23, 7, 30, tzinfo=NY)
+
+
+def described(sweep, case, bucket=None):
+    """The stored item of `case` (in `bucket`) with its summary and next step written."""
+    items = sweep.items.filter(case=case)
+    if bucket:
+        items = items.filter(bucket=bucket)
+    return describe_items(sweep, [items.get()])[0]
 
 
 def buckets_of(case, now):
@@ -28,7 +36,7 @@ def test_ready_case_is_ready_to_submit_with_approval_step(now, make_case):
     case = make_case(Status.READY)
     assert buckets_of(case, now) == {Bucket.READY_TO_SUBMIT}
     # practice requires manager approval by default, so the next step says so
-    item = sweep_run(practice=case.practice).items.get(case=case)
+    item = described(sweep_run(practice=case.practice), case)
     assert item.next_step.startswith("Approve the submission")
 
 
@@ -38,7 +46,7 @@ def test_gathering_case_with_gaps_is_missing_documentation_and_names_the_first_g
         req = f.RequirementFactory(description=text, position=position)
         RequirementStatus.objects.create(case=case, requirement=req, state=RequirementStatus.State.GAP)
     assert buckets_of(case, now) == {Bucket.MISSING_DOCUMENTATION}
-    item = sweep_run(practice=case.practice).items.get(case=case)
+    item = described(sweep_run(practice=case.practice), case)
     assert item.next_step == "Collect: Office note within 30 days and 1 more"
     # no PHI in the stored text
     assert case.patient.last_name not in item.summary + item.next_step
@@ -58,7 +66,7 @@ def test_payer_follow_up_exactly_at_the_decision_deadline(now, make_case):
     # then the deadline reached counts, one second before does not
     assert Bucket.PAYER_FOLLOW_UP in buckets_of(at_deadline, now)
     assert Bucket.PAYER_FOLLOW_UP not in buckets_of(just_before, now)
-    item = sweep_run(practice=at_deadline.practice).items.get(case=at_deadline, bucket=Bucket.PAYER_FOLLOW_UP)
+    item = described(sweep_run(practice=at_deadline.practice), at_deadline, Bucket.PAYER_FOLLOW_UP)
     assert item.next_step.startswith("Past the decision deadline of Nov 18")
 
 
@@ -93,7 +101,7 @@ def test_clinician_input_by_status_or_open_clinical_task(now, make_case):
     assert Bucket.CLINICIAN_INPUT in buckets_of(needs, now)
     assert Bucket.CLINICIAN_INPUT in buckets_of(with_task, now)
     assert Bucket.CLINICIAN_INPUT not in buckets_of(done_task, now)
-    item = sweep_run(practice=with_task.practice).items.get(case=with_task, bucket=Bucket.CLINICIAN_INPUT)
+    item = described(sweep_run(practice=with_task.practice), with_task, Bucket.CLINICIAN_INPUT)
     assert item.next_step.endswith("Peer-to-peer with the medical director")
 
 
@@ -109,7 +117,7 @@ def test_schedule_at_risk_uses_configured_turnaround_and_same_day_is_not_at_risk
     assert Bucket.SCHEDULE_AT_RISK not in buckets_of(same_day, now)
     assert Bucket.SCHEDULE_AT_RISK not in buckets_of(past, now)
     assert buckets_of(decided, now) == set()
-    item = sweep_run(practice=before.practice).items.get(case=before, bucket=Bucket.SCHEDULE_AT_RISK)
+    item = described(sweep_run(practice=before.practice), before, Bucket.SCHEDULE_AT_RISK)
     assert item.due_on == dt.date(2026, 12, 1)
     assert "expected decision (Dec 2)" in item.next_step
 
@@ -166,7 +174,7 @@ def test_new_denials_since_the_previous_weekday_sweep_across_the_weekend(time_ma
     assert Bucket.NEW_DENIALS in buckets_of(after, MONDAY_0730)
     assert Bucket.NEW_DENIALS in buckets_of(on_saturday, MONDAY_0730)
     assert Bucket.NEW_DENIALS not in buckets_of(appealed, MONDAY_0730)
-    item = sweep_run(practice=after.practice).items.get(case=after, bucket=Bucket.NEW_DENIALS)
+    item = described(sweep_run(practice=after.practice), after, Bucket.NEW_DENIALS)
     assert item.due_on == dt.date(2027, 1, 19)
     assert "by Jan 19" in item.next_step
 

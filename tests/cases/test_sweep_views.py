@@ -81,9 +81,10 @@ def test_sweep_page_lists_items_per_role(
 ):
     sweep, cases = swept
     client.force_login(request.getfixturevalue(user_fixture))
-    # session, user, groups, latest sweep, bucket counts, previous sweep, item count, practice (header),
-    # one page of items joined to case/patient/order/payer/assignee, assignable users, session save (3)
-    with django_assert_max_num_queries(13):
+    # session, user, groups, latest sweep + practice, bucket counts, previous sweep, item count, practice (header),
+    # one page of items joined to case/patient/order/payer/assignee, their summary rows (holidays + one per
+    # bucket shown), assignable users, session save (3)
+    with django_assert_max_num_queries(15):
         response = client.get("/sweep/?bucket=ready_to_submit")
     body = response.content.decode()
     for name in shown:
