@@ -30,10 +30,10 @@ run: seed ## set up and run the app (web + django-q2 cluster) on the embedded de
 	@# The cluster starts a few seconds after the web server: the demo's first jobs call the built-in sandboxes.
 	(sleep 4; exec $(PY) manage.py qcluster) & QPID=$$!; \
 	trap 'kill $$QPID 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST)
+	$(PY) manage.py runserver --insecure $(HOST)
 
 web: migrate ## run only the web server
-	$(PY) manage.py runserver $(HOST)
+	$(PY) manage.py runserver --insecure $(HOST)
 
 worker: migrate ## run only the django-q2 cluster
 	$(PY) manage.py qcluster
