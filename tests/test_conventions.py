@@ -365,3 +365,13 @@ def test_the_view_check_catches_a_case_read_around_visible_to(tmp_path):
     assert _scan(case_reads_in_views, [module]) == [
         "views.py:3: detail: PriorAuthCase.objects.all (use visible_to(user))"
     ]
+
+
+def test_script_folders_do_not_shadow_the_standard_library():
+    # `python bench/x.py` puts bench/ first on sys.path: a bench/queue.py once
+    # replaced the stdlib `queue` and broke psycopg's import in every script.
+    import sys
+
+    for folder in ("bench", ".ci"):
+        shadowing = sorted(p.name for p in (ROOT / folder).glob("*.py") if p.stem in sys.stdlib_module_names)
+        assert not shadowing, f"{folder}/ scripts named like standard modules: {shadowing}"

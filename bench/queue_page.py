@@ -1,6 +1,6 @@
 """Benchmark: the queue page's server time next to the time of its SQL alone, and its query count.
 
-    DATABASE_URL=postgres://…/somedb python bench/queue.py      # BENCH_QUEUE_CASES (default 100 000), BENCH_REPEAT
+    DATABASE_URL=postgres://…/somedb python bench/queue_page.py      # BENCH_QUEUE_CASES (default 100 000), BENCH_REPEAT
 
 Creates a throwaway PostgreSQL database (never the one DATABASE_URL names),
 bulk-seeds one practice with N cases (80 % open, statuses, payers, providers,
