@@ -5,9 +5,11 @@ code_end, effective_from); importing a row updates the rule with that key or
 creates it, and writes nothing when nothing differs, so re-importing a file
 leaves the database (and the audit log) untouched.
 
-The CSV has no site-of-service or diagnosis columns, so it carries only rules
-without those conditions; conditional rules are edited in admin and are left
-out of the export (and never touched by an import).
+The two condition columns, `site_of_service` (CMS place-of-service code) and
+`diagnosis_prefixes` (ICD-10 prefixes separated by commas), are part of the
+key: "27447 needs PA in outpatient hospital (22)" and "27447 in the office
+(11)" are two rules. A file with the earlier 12-column header (no condition
+columns) still imports, as rules without conditions.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import date
 from django.db import transaction
 
 from payers.models import Category, Channel, CodeSystem, Payer, PayerRule, Plan, RequiresPA
-from payers.rules import normalise_code, validate_code_range
+from payers.rules import normalise_code, normalise_prefixes, prefix_key, validate_code_range, validate_conditions
 
 HEADER = [
     "payer",
@@ -35,7 +37,11 @@ HEADER = [
     "effective_from",
     "effective_to",
     "notes",
+    "site_of_service",
+    "diagnosis_prefixes",
 ]
+# Files written before the condition columns existed: read as unconditional rules.
+LEGACY_HEADER = HEADER[:-2]
 # Fields an import may change on an existing rule (the others are its key).
 _VALUE_FIELDS = ["requires_pa", "category", "channel", "criteria_reference", "effective_to", "notes"]
 
@@ -76,6 +82,8 @@ class _Row:
     code_system: str
     code: str
     code_end: str
+    site_of_service: str
+    diagnosis_prefixes: str
     values: dict
 
 
@@ -134,6 +142,8 @@ def _parse_row(line: int, cells: dict[str, str], errors: list[str]) -> _Row | No
         effective_to = _parse_date(cells["effective_to"], "effective_to", errors, line)
     if effective_from and effective_to and effective_to < effective_from:
         err("effective_to", "ends before effective_from.")
+    for column, message in validate_conditions(cells["site_of_service"], cells["diagnosis_prefixes"]).items():
+        err(column, message)
     if len(errors) > n_errors:
         return None
     return _Row(
@@ -143,6 +153,8 @@ def _parse_row(line: int, cells: dict[str, str], errors: list[str]) -> _Row | No
         code_system=code_system,
         code=normalise_code(code_system, cells["code"]),
         code_end=normalise_code(code_system, cells["code_end"]),
+        site_of_service=cells["site_of_service"],
+        diagnosis_prefixes=normalise_prefixes(cells["diagnosis_prefixes"]),
         values={
             "requires_pa": requires_pa,
             "category": category,
@@ -159,8 +171,11 @@ def read_rules(text: str) -> list[_Row]:
     """Parse and validate every row; raise `ImportFailed` listing every error (line 1 is the header)."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = next(reader, None)
-    if header is None or [h.strip() for h in header] != HEADER:
-        raise ImportFailed([f"line 1: header must be exactly: {','.join(HEADER)}"])
+    columns = [h.strip() for h in header] if header is not None else None
+    if columns not in (HEADER, LEGACY_HEADER):
+        raise ImportFailed(
+            [f"line 1: header must be exactly: {','.join(HEADER)} (the last two columns may be left out)"]
+        )
     errors: list[str] = []
     rows: list[_Row] = []
     seen: dict[tuple, int] = {}
@@ -170,15 +185,18 @@ def read_rules(text: str) -> list[_Row]:
         line, last_line = last_line + 1, reader.line_num
         if not any(c.strip() for c in cells):
             continue
-        if len(cells) != len(HEADER):
-            errors.append(f"line {line}: expected {len(HEADER)} cells, found {len(cells)}.")
+        if len(cells) != len(columns):
+            errors.append(f"line {line}: expected {len(columns)} cells, found {len(cells)}.")
             continue
-        row = _parse_row(line, {h: unneutralise(c.strip()) for h, c in zip(HEADER, cells, strict=True)}, errors)
+        values = dict.fromkeys(HEADER, "") | {h: unneutralise(c.strip()) for h, c in zip(columns, cells, strict=True)}
+        row = _parse_row(line, values, errors)
         if row is None:
             continue
         key = _row_key(row)
         if key in seen:
-            errors.append(f"line {line}: duplicate of line {seen[key]} (same payer, plan, code, range and start).")
+            errors.append(
+                f"line {line}: duplicate of line {seen[key]} (same payer, plan, code, range, start and conditions)."
+            )
             continue
         seen[key] = line
         rows.append(row)
@@ -195,6 +213,8 @@ def _row_key(row: _Row) -> tuple:
         row.code,
         row.code_end,
         row.values["effective_from"],
+        row.site_of_service,
+        prefix_key(row.diagnosis_prefixes),
     )
 
 
@@ -228,23 +248,28 @@ def import_rules(text: str) -> ImportResult:
 
 
 def _apply_row(row: _Row, payer: Payer, plan: Plan | None, result: ImportResult) -> None:
-    rule = (
-        PayerRule.objects.filter(
+    candidates = PayerRule.objects.filter(
+        payer=payer,
+        plan=plan,
+        code_system=row.code_system,
+        code=row.code,
+        code_end=row.code_end,
+        effective_from=row.values["effective_from"],
+        site_of_service=row.site_of_service,
+    ).order_by("pk")
+    # The prefixes match as a set ("M54, M51.1" in admin is the file's "M51.1,M54").
+    wanted = prefix_key(row.diagnosis_prefixes)
+    rule = next((r for r in candidates if prefix_key(r.diagnosis_prefixes) == wanted), None)
+    if rule is None:
+        PayerRule.objects.create(
             payer=payer,
             plan=plan,
             code_system=row.code_system,
             code=row.code,
             code_end=row.code_end,
-            effective_from=row.values["effective_from"],
-            site_of_service="",
-            diagnosis_prefixes="",
-        )
-        .order_by("pk")
-        .first()
-    )
-    if rule is None:
-        PayerRule.objects.create(
-            payer=payer, plan=plan, code_system=row.code_system, code=row.code, code_end=row.code_end, **row.values
+            site_of_service=row.site_of_service,
+            diagnosis_prefixes=row.diagnosis_prefixes,
+            **row.values,
         )
         result.created += 1
         return
@@ -259,17 +284,8 @@ def _apply_row(row: _Row, payer: Payer, plan: Plan | None, result: ImportResult)
 
 
 def exportable_rules():
-    return (
-        PayerRule.objects.filter(site_of_service="", diagnosis_prefixes="")
-        .select_related("payer", "plan")
-        .order_by("payer__name", "plan__name", "code_system", "code", "code_end", "effective_from", "pk")
-    )
-
-
-def conditional_rule_ids() -> list[int]:
-    """Rules the CSV cannot carry (site of service or diagnosis conditions)."""
-    return list(
-        PayerRule.objects.exclude(site_of_service="", diagnosis_prefixes="").order_by("pk").values_list("pk", flat=True)
+    return PayerRule.objects.select_related("payer", "plan").order_by(
+        "payer__name", "plan__name", "code_system", "code", "code_end", "effective_from", "site_of_service", "pk"
     )
 
 
@@ -292,6 +308,8 @@ def export_rules(out) -> int:
             rule.effective_from.isoformat(),
             rule.effective_to.isoformat() if rule.effective_to else "",
             rule.notes,
+            rule.site_of_service,
+            rule.diagnosis_prefixes,
         ]
         writer.writerow([neutralise(c) for c in cells])
         count += 1

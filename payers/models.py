@@ -176,7 +176,7 @@ class PayerRule(models.Model):
         return [p.strip().upper() for p in self.diagnosis_prefixes.split(",") if p.strip()]
 
     def clean(self):
-        from payers.rules import normalise_code, validate_code_range
+        from payers.rules import normalise_code, normalise_prefixes, validate_code_range, validate_conditions
 
         if self.plan_id and self.payer_id and self.plan.payer_id != self.payer_id:
             raise ValidationError({"plan": "The plan belongs to another payer."})
@@ -184,8 +184,11 @@ class PayerRule(models.Model):
         if self.effective_to and self.effective_from and self.effective_to < self.effective_from:
             raise ValidationError({"effective_to": "Ends before it starts."})
         errors = validate_code_range(self.code_system, self.code, self.code_end)
+        errors.update(validate_conditions(self.site_of_service, self.diagnosis_prefixes))
         if errors:
             raise ValidationError(errors)
+        self.site_of_service = self.site_of_service.strip()
+        self.diagnosis_prefixes = normalise_prefixes(self.diagnosis_prefixes)
         # Stored normalised so the CSV natural key and the match see one spelling.
         self.code = normalise_code(self.code_system, self.code)
         self.code_end = normalise_code(self.code_system, self.code_end)

@@ -96,6 +96,36 @@ def validate_code_range(system: str, code: str, code_end: str = "") -> dict[str,
     return {}
 
 
+# CMS place-of-service codes are two digits (01–99); an ICD-10 prefix is a
+# letter, a digit, then optionally more of the code (with or without its dot).
+_POS = re.compile(r"^(0[1-9]|[1-9][0-9])$")
+_ICD10_PREFIX = re.compile(r"^[A-Z][0-9]([0-9A-Z](\.?[0-9A-Z]{0,4})?)?$")
+
+
+def normalise_prefixes(value: str) -> str:
+    """'m54, m51.1 ' -> 'M54,M51.1' (upper case, no spaces, order kept)."""
+    return ",".join(p.strip().upper() for p in (value or "").split(",") if p.strip())
+
+
+def prefix_key(value: str) -> tuple[str, ...]:
+    """The set of prefixes as a comparable key: order and dots do not change what a rule matches."""
+    return tuple(sorted({p.replace(".", "") for p in normalise_prefixes(value).split(",") if p}))
+
+
+def validate_conditions(site_of_service: str, diagnosis_prefixes: str) -> dict[str, str]:
+    """Field errors for a rule's optional conditions ({} when valid); shared by `PayerRule.clean` and the CSV."""
+    errors = {}
+    site = (site_of_service or "").strip()
+    if site and not _POS.match(site):
+        errors["site_of_service"] = f"'{site}' is not a CMS place-of-service code (two digits, e.g. 11 or 22)."
+    wrong = [p for p in normalise_prefixes(diagnosis_prefixes).split(",") if p and not _ICD10_PREFIX.match(p)]
+    if wrong:
+        errors["diagnosis_prefixes"] = (
+            f"not an ICD-10 code or prefix: {', '.join(wrong)} (e.g. M54 or M51.1, separated by commas)."
+        )
+    return errors
+
+
 def _range_width(rule: PayerRule) -> int:
     # Drug identifiers have string keys and no ranges; a stored rule with a
     # malformed code (saved around `clean`) must not break the conflict scan.

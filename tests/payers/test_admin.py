@@ -101,6 +101,42 @@ def test_rule_form_surfaces_model_validation(admin_client):
 
 
 @pytest.mark.django_db
+def test_rule_form_checks_and_normalises_the_conditions(admin_client):
+    payer = f.PayerFactory()
+    data = {
+        "payer": payer.pk,
+        "plan": "",
+        "requires_pa": "yes",
+        "category": "surgery",
+        "channel": "",
+        "code_system": "CPT",
+        "code": "27447",
+        "code_end": "",
+        "site_of_service": "1A",
+        "diagnosis_prefixes": "m17.11, knee",
+        "effective_from": "2025-01-01",
+        "effective_to": "",
+        "criteria_reference": "",
+        "notes": "",
+        "requirements-TOTAL_FORMS": "0",
+        "requirements-INITIAL_FORMS": "0",
+    }
+    # given a place of service and a diagnosis prefix that are not codes, when added in admin
+    response = admin_client.post(reverse("admin:payers_payerrule_add"), data)
+    # then both errors are shown and nothing is saved
+    text = response.content.decode()
+    assert "is not a CMS place-of-service code" in text and "not an ICD-10 code or prefix: KNEE" in text
+    assert payer.rules.count() == 0
+    # when corrected, in lower case with spaces
+    response = admin_client.post(
+        reverse("admin:payers_payerrule_add"), data | {"site_of_service": "22", "diagnosis_prefixes": "m17.11, m16 "}
+    )
+    # then the rule is stored with the prefixes normalised
+    assert response.status_code == 302
+    assert payer.rules.get().diagnosis_prefixes == "M17.11,M16"
+
+
+@pytest.mark.django_db
 def test_test_an_order_page_shows_the_decision_to_staff(admin_client):
     # given a payer-wide rule with a requirement
     payer = f.PayerFactory(name="Acme Health")

@@ -15,6 +15,7 @@ from tests import factories as f
 
 SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "payer_rules_sample.csv"
 HEADER_LINE = ",".join(HEADER)
+LEGACY_HEADER_LINE = ",".join(HEADER[:-2])
 
 
 def _import(path) -> str:
@@ -84,7 +85,7 @@ def test_row_errors_are_reported_with_line_numbers_and_nothing_is_imported(tmp_p
     # given a file whose good rows are mixed with bad ones
     path = _write(
         tmp_path,
-        HEADER_LINE,
+        LEGACY_HEADER_LINE,  # rows of the earlier 12-column layout
         "Acme,,CPT,70551,,yes,advanced_imaging,portal,,2025-01-01,,good row",
         "Acme,,CPT,7055,,yes,advanced_imaging,portal,,2025-01-01,,bad code",
         "Acme,,LOINC,1234-5,,yes,other,,,2025-01-01,,unknown system",
@@ -118,7 +119,9 @@ def test_row_errors_are_reported_with_line_numbers_and_nothing_is_imported(tmp_p
 @pytest.mark.django_db
 def test_header_mismatch_is_refused(tmp_path):
     # given a file whose header lacks the notes column
-    path = _write(tmp_path, HEADER_LINE.removesuffix(",notes"), "Acme,,CPT,70551,,yes,other,,,2025-01-01,")
+    header = HEADER_LINE.removesuffix(",notes,site_of_service,diagnosis_prefixes")
+    assert header != HEADER_LINE
+    path = _write(tmp_path, header, "Acme,,CPT,70551,,yes,other,,,2025-01-01,")
     # when it is imported
     with pytest.raises(CommandError) as exc:
         _import(path)
@@ -167,14 +170,77 @@ def test_export_neutralises_formula_cells_and_import_restores_them(tmp_path):
 
 
 @pytest.mark.django_db
-def test_rules_with_site_or_diagnosis_conditions_are_left_out_of_the_export():
-    # given a plain rule and one with a diagnosis condition (the CSV has no column for it)
+def test_rules_with_site_or_diagnosis_conditions_round_trip(tmp_path):
+    # given a plain rule and two conditional ones for the same code (admin spelling with spaces)
     plain = f.PayerRuleFactory(code="72148")
-    conditional = f.PayerRuleFactory(payer=plain.payer, code="72148", diagnosis_prefixes="M54")
+    f.PayerRuleFactory(payer=plain.payer, code="72148", diagnosis_prefixes="M54, M51.1")
+    f.PayerRuleFactory(payer=plain.payer, code="72148", site_of_service="22", requires_pa="no")
     # when exported
-    err = io.StringIO()
-    out = io.StringIO()
-    call_command("export_payer_rules", stdout=out, stderr=err)
-    # then only the plain rule is written and the conditional one is named on stderr
-    assert len(out.getvalue().strip().splitlines()) == 2
-    assert f"#{conditional.pk}" in err.getvalue()
+    path = tmp_path / "export.csv"
+    call_command("export_payer_rules", output=str(path), stderr=io.StringIO())
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    # then all three are written with their conditions in their own columns
+    assert sorted((r["site_of_service"], r["diagnosis_prefixes"]) for r in rows) == [
+        ("", ""),
+        ("", "M54, M51.1"),
+        ("22", ""),
+    ]
+    # and importing the export changes nothing
+    assert "0 created, 0 updated, 3 unchanged" in _import(path)
+    assert PayerRule.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_conditions_are_part_of_the_rule_key(tmp_path):
+    # given a file with one code under three conditions, and a prefix list in another order and case
+    path = _write(
+        tmp_path,
+        HEADER_LINE,
+        "Acme,,CPT,27447,,yes,surgery,,,2025-01-01,,,,",
+        "Acme,,CPT,27447,,no,surgery,,,2025-01-01,,,11,",
+        'Acme,,CPT,27447,,yes,surgery,,,2025-01-01,,,22,"m17.11, M16"',
+    )
+    # when imported twice, the second time with the prefixes reordered and a changed value
+    assert "3 created" in _import(path)
+    again = _write(
+        tmp_path,
+        HEADER_LINE,
+        'Acme,,CPT,27447,,unknown,surgery,,,2025-01-01,,,22,"M16,M17.11"',
+    )
+    output = _import(again)
+    # then the second import updates the rule with the same conditions instead of adding a fourth
+    assert "0 created, 1 updated, 0 unchanged" in output
+    assert PayerRule.objects.count() == 3
+    updated = PayerRule.objects.get(site_of_service="22")
+    assert updated.requires_pa == "unknown"
+    assert updated.diagnosis_prefixes == "M17.11,M16"  # stored as first imported, normalised
+    assert PayerRule.objects.get(site_of_service="11").requires_pa == "no"
+
+
+@pytest.mark.django_db
+def test_a_file_with_the_earlier_header_imports_as_unconditional_rules(tmp_path):
+    # given a file written before the condition columns existed
+    path = _write(tmp_path, ",".join(HEADER[:-2]), "Acme,,CPT,70551,,yes,advanced_imaging,,,2025-01-01,,")
+    # when imported
+    assert "1 created" in _import(path)
+    # then the rule has no conditions
+    rule = PayerRule.objects.get()
+    assert (rule.site_of_service, rule.diagnosis_prefixes) == ("", "")
+
+
+@pytest.mark.django_db
+def test_bad_condition_cells_are_reported_and_nothing_is_imported(tmp_path):
+    # given a place of service that is not a CMS code and a diagnosis prefix that is not ICD-10
+    path = _write(
+        tmp_path,
+        HEADER_LINE,
+        "Acme,,CPT,70551,,yes,advanced_imaging,,,2025-01-01,,,office,",
+        'Acme,,CPT,70553,,yes,advanced_imaging,,,2025-01-01,,,,"M54,back pain"',
+    )
+    # when imported
+    with pytest.raises(CommandError) as exc:
+        _import(path)
+    # then each cell is named with its line, and nothing is imported
+    assert "line 2: site_of_service: 'office' is not a CMS place-of-service code" in str(exc.value)
+    assert "line 3: diagnosis_prefixes: not an ICD-10 code or prefix: BACK PAIN" in str(exc.value)
+    assert PayerRule.objects.count() == 0

@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from payers.csv_io import conditional_rule_ids, export_rules
+from payers.csv_io import export_rules
 
 
 class Command(BaseCommand):
     help = (
         "Export payer rules as CSV (the import format). Cells a spreadsheet would run as a formula "
-        "are prefixed with a single quote. Rules with site-of-service or diagnosis conditions have no "
-        "CSV columns and are left out (listed on stderr)."
+        "are prefixed with a single quote. Every rule is written, with its site-of-service and diagnosis "
+        "conditions in the last two columns."
     )
 
     def add_arguments(self, parser):
@@ -24,12 +24,3 @@ class Command(BaseCommand):
         else:
             # The csv writer writes whole lines, so OutputWrapper adds no extra line endings.
             export_rules(self.stdout)
-        skipped = conditional_rule_ids()
-        if skipped:
-            ids = ", ".join(f"#{pk}" for pk in skipped[:50])
-            self.stderr.write(
-                self.style.WARNING(
-                    f"Left out {len(skipped)} rule(s) with site-of-service or diagnosis conditions "
-                    f"(edit them in admin): {ids}"
-                )
-            )
