@@ -395,6 +395,7 @@ class Task(models.Model):
         CLINICIAN_INPUT = "clinician_input", "Clinical input"
         RETRO_AUTH = "retro_auth", "Request retro-authorization"
         REVIEW_RULE = "review_rule", "Check whether PA is required"
+        RENEW_AUTH = "renew_auth", "Authorization ending: schedule or extend"
 
     case = models.ForeignKey(PriorAuthCase, on_delete=models.CASCADE, related_name="tasks")
     kind = models.CharField(max_length=24, choices=Kind.choices)

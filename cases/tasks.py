@@ -42,3 +42,14 @@ def send_sweep_digest(sweep_id: int) -> int:
     from cases.sweep_digest import digest_send
 
     return digest_send(sweep=Sweep.objects.select_related("practice").get(pk=sweep_id))
+
+
+def watch_authorizations() -> dict[str, int]:
+    """Hourly: approvals ending soon get a task; approvals that ended unused expire (cases/expiry.py)."""
+    from cases.expiry import authorizations_watch
+
+    totals = {"warned": 0, "expired": 0}
+    for practice in Practice.objects.order_by("pk"):
+        for key, n in authorizations_watch(practice=practice).items():
+            totals[key] += n
+    return totals

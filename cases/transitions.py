@@ -190,7 +190,7 @@ def _stamp_clocks(case: PriorAuthCase, from_status: Status, to: Status, now) -> 
         # Nothing left to ask the payer.
         case.next_poll_at = None
         touched.add("next_poll_at")
-    if to in TERMINAL_STATUSES or to == S.NOT_REQUIRED:
+    if to in TERMINAL_STATUSES or to in (S.NOT_REQUIRED, S.EXPIRED):
         case.closed_at = now
         touched.add("closed_at")
     return touched

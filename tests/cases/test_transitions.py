@@ -301,6 +301,7 @@ def test_polling_continues_while_the_payer_still_owes_an_answer(make_case, staff
         (Status.GATHERING, Status.CANCELLED),
         (Status.NEW, Status.NOT_REQUIRED),
         (Status.EXPIRED, Status.CLOSED),
+        (Status.APPROVED, Status.EXPIRED),
     ],
 )
 def test_closing_moves_stamp_closed_at(make_case, staff, from_status, to_status):
