@@ -78,6 +78,10 @@ class UploadForm(forms.Form):
     requirement = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
+class AppealForm(forms.Form):
+    letter = forms.CharField(label="Appeal letter", widget=forms.Textarea(attrs={"rows": 16}), max_length=20_000)
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
 

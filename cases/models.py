@@ -451,6 +451,7 @@ class Document(models.Model):
         IMAGING = "imaging", "Imaging report"
         LETTER = "letter", "Letter of medical necessity"
         PAYER_LETTER = "payer_letter", "Payer letter"
+        APPEAL_LETTER = "appeal_letter", "Appeal letter (as sent)"
         FORM = "form", "Payer form"
         OTHER = "other", "Other"
 

@@ -23,6 +23,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "record_outcome": frozenset({R.MANAGER, R.COORDINATOR}),
     "escalate": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     "cancel": frozenset({R.MANAGER, R.COORDINATOR}),
+    "appeal": frozenset({R.MANAGER, R.COORDINATOR}),
     "download": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
 }
 INPUT_STATUSES = frozenset(
@@ -62,6 +63,7 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "record_outcome": case.status in OUTCOME_STATUSES or (ready and submit_queued),
         "escalate": is_open,
         "cancel": can_transition(case, Status.CANCELLED),
+        "appeal": case.status in (Status.DENIED, Status.PARTIALLY_APPROVED),
         "download": True,
     }
     return {name: allowed and role_allows(user, name) for name, allowed in state.items()}

@@ -9,6 +9,8 @@ rolled back.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -55,6 +57,17 @@ TERMINAL_STATUSES = frozenset({S.CLOSED, S.CANCELLED})
 # Where the automation may take an emergency order: nowhere but the
 # retro-authorization flag. A person moves it on from there.
 EMERGENCY_SYSTEM_TARGETS = frozenset({S.RETRO_AUTH, S.CANCELLED})
+
+
+def appeal_window(urgency: str) -> timedelta:
+    """How long the payer has to decide a pre-service appeal, from filing.
+
+    72 hours expedited, 30 days standard: the federal timeframes for
+    Medicare Advantage reconsiderations (42 CFR 422.590), Medicaid managed
+    care appeals (42 CFR 438.408) and ACA internal appeals of pre-service
+    claims (29 CFR 2560.503-1); used for every payer.
+    """
+    return timedelta(hours=72) if urgency == "expedited" else timedelta(days=30)
 
 
 class InvalidTransition(Exception):
@@ -183,6 +196,10 @@ def _stamp_clocks(case: PriorAuthCase, from_status: Status, to: Status, now) -> 
             window = case.payer.decision_window(expedited=case.urgency == "expedited")
             case.decision_due_at = case.submitted_at + window
             touched.add("decision_due_at")
+    if to == S.APPEALED:
+        # The appeal has its own deadline; the first decision's has passed.
+        case.decision_due_at = now + appeal_window(case.urgency)
+        touched.add("decision_due_at")
     if to in DECISION_STATUSES or to == S.NOT_REQUIRED and from_status == S.SUBMITTED:
         case.decided_at = now
         touched.add("decided_at")

@@ -20,6 +20,7 @@ urlpatterns = [
     path("cases/<int:pk>/outcome/", views.case_outcome, name="outcome"),
     path("cases/<int:pk>/escalate/", views.case_escalate, name="escalate"),
     path("cases/<int:pk>/cancel/", views.case_cancel, name="cancel"),
+    path("cases/<int:pk>/appeal/", views.case_appeal, name="appeal"),
     path("cases/<int:pk>/documents/<int:doc_pk>/", views.document_download, name="document"),
     path("tasks/", views.task_inbox, name="tasks"),
     path("tasks/<int:task_pk>/complete/", views.task_complete, name="task_complete"),

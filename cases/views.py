@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from cases import forms, services
+from cases.appeals import appeal_letter_draft, case_file_appeal
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, Task, User
 from cases.permissions import available_actions, can_complete_task, role_allows
 from cases.transitions import InvalidTransition
@@ -163,6 +164,7 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "outcome_form": forms.OutcomeForm(),
         "upload_form": forms.UploadForm(),
         "input_form": forms.ClinicianInputForm(),
+        "appeal_draft": appeal_letter_draft(case) if actions["appeal"] else "",
         "sections": case_sections(),
         "now": timezone.now(),
         "today": timezone.localdate(),
@@ -349,6 +351,16 @@ def case_cancel(request, pk: int):
 
 
 @login_required
+@require_POST
+def case_appeal(request, pk: int):
+    def run(case):
+        case_file_appeal(case=case, actor=request.user, letter=_form_or_refuse(forms.AppealForm, request)["letter"])
+        return "Appeal recorded; the letter is kept with the case's documents."
+
+    return _act(request, pk, "appeal", run)
+
+
+@login_required
 @require_GET
 def document_download(request, pk: int, doc_pk: int):
     case = _get_case_for_user(request, pk)
@@ -361,7 +373,9 @@ def document_download(request, pk: int, doc_pk: int):
     services.case_event_add(
         case=case, kind=CaseEvent.Kind.DOCUMENT, actor=request.user, message="Document downloaded", document_id=doc.pk
     )
-    ext = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}.get(doc.content_type, "")
+    ext = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "text/plain": ".txt"}.get(
+        doc.content_type, ""
+    )
     return FileResponse(
         doc.file.open("rb"),
         as_attachment=True,

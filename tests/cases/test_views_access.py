@@ -30,6 +30,7 @@ ACTIONS = {
     "outcome": {"coordinator", "manager"},
     "escalate": {"coordinator", "manager", "owner_clinician"},
     "cancel": {"coordinator", "manager"},
+    "appeal": {"coordinator", "manager"},
 }
 
 
