@@ -20,8 +20,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-# This file is named queue.py, like the stdlib module Django's imports need:
-# put the project root in place of this script's folder on the import path.
+# Run as a script, this folder is first on the import path: put the project
+# root there instead (scripts here must not be named like stdlib modules).
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "priorauth.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
