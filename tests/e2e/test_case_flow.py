@@ -150,3 +150,30 @@ def test_tasks_inbox_completes_without_reload(login, page, live_server, flow_cas
     page.click(f"#task-{task.pk} button")
     page.wait_for_selector(f"#task-{task.pk}.done")
     _not_reloaded(page)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_coordinator_files_an_appeal_from_the_drafted_letter(login, page, live_server, flow_case, coordinator):
+    denied = f.CaseFactory(
+        order=f.OrderFactory(practice=flow_case.practice, patient__last_name="Ibarra", description="MRI lumbar spine"),
+        payer=flow_case.payer,
+        status=Status.DENIED,
+        denial_reason_code="MN01",
+        denial_reason_text="Conservative therapy not documented",
+        appeal_deadline=timezone.localdate() + dt.timedelta(days=60),
+    )
+    login(coordinator)
+    page.goto(f"{live_server.url}/cases/{denied.pk}/")
+    _mark(page)
+    page.click("text=File appeal")
+    letter = page.locator(f"#appeal-{denied.pk}")
+    assert "The reason given: MN01 Conservative therapy not documented." in letter.input_value()
+    letter.fill(letter.input_value() + "\nEnclosed: therapy notes from 09/2026.")
+    page.click("#appeal-form button[type=submit]")
+    page.wait_for_selector(f"#case-{denied.pk}-timeline >> text=Appeal filed")
+    assert page.inner_text(f"#case-{denied.pk}-status") == "Appealed"
+    assert page.locator("#appeal-form").count() == 0
+    _not_reloaded(page)
+    denied.refresh_from_db()
+    doc = denied.documents.get()
+    assert doc.file.read().decode().endswith("Enclosed: therapy notes from 09/2026.")
