@@ -163,6 +163,7 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "outcome_form": forms.OutcomeForm(),
         "upload_form": forms.UploadForm(),
         "input_form": forms.ClinicianInputForm(),
+        "update_form": forms.SendUpdateForm(),
         "sections": case_sections(),
         "now": timezone.now(),
         "today": timezone.localdate(),
@@ -313,6 +314,17 @@ def case_submit(request, pk: int):
         return "Submission requested."
 
     return _act(request, pk, "submit", run)
+
+
+@login_required
+@require_POST
+def case_send_update(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.SendUpdateForm, request)
+        services.case_send_update(case=case, actor=request.user, message=data["message"])
+        return "Additional information on its way to the payer."
+
+    return _act(request, pk, "send_update", run)
 
 
 @login_required

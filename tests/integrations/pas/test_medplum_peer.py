@@ -119,8 +119,8 @@ def test_invalid_resource_is_refused_by_the_peer_as_permanent(peer, full_case, m
 
     real = channel_module.build_request_bundle
 
-    def broken(case, *, submission_key):
-        bundle = real(case, submission_key=submission_key)
+    def broken(case, **kwargs):
+        bundle = real(case, **kwargs)
         bundle["entry"][1]["resource"]["birthDate"] = "17 May 1970"  # not a FHIR date
         return bundle
 
