@@ -156,6 +156,7 @@ def submission_send(*, submission_id: int) -> Submission | None:
     )
     if submission.is_cancel:
         _cancel_send(submission, case)
+        submission.refresh_from_db(fields=["state", "outcome", "error"])
         return submission
     link = payer_link(case.payer)
     if not breaker_allows(link):
@@ -186,6 +187,7 @@ def submission_send(*, submission_id: int) -> Submission | None:
         return submission
     breaker_record_success(link)
     submission_accept(submission=submission, receipt=receipt)
+    submission.refresh_from_db(fields=["state", "accepted_at", "payer_tracking_id", "error"])
     return submission
 
 
@@ -402,7 +404,7 @@ def _cancel_send(submission: Submission, case: PriorAuthCase) -> None:
 def cancellation_answered(*, submission: Submission, decision: PayerDecision) -> None:
     """Record the payer's answer to a cancellation: confirmed (X12 306 "C"), or a person calls."""
     with transaction.atomic():
-        locked = Submission.objects.select_for_update().select_related("case__payer").get(pk=submission.pk)
+        locked = Submission.objects.select_for_update(of=("self",)).select_related("case__payer").get(pk=submission.pk)
         if locked.state != Submission.State.SENDING:
             return
         locked.state = Submission.State.ACCEPTED
