@@ -405,37 +405,39 @@ def case_send_update(*, case: PriorAuthCase, actor, message: str = ""):
 
     Staff first attach documents (or write `message`, their words to the
     payer). For an automated channel (Da Vinci PAS) this writes an update
-    `Submission` under the case's row lock and sends a PAS Claim Update after
-    commit (a double click gets the same row back); the case moves pended →
-    submitted when the payer acknowledges it. For fax / portal / X12 it records
-    a SUBMIT task for a coordinator to send the information by hand and then
-    record the payer's answer. The payer's information-request tasks are
-    closed: staff have answered.
+    `Submission` and sends a PAS Claim Update after commit; the case moves
+    pended → submitted when the payer acknowledges it. For fax / portal / X12
+    it records a SUBMIT task for a coordinator to send the information by hand
+    and then record the payer's answer. The payer's information-request tasks
+    are closed: staff have answered.
+
+    Under the case's row lock: a double click, or two staff at once, get the
+    first update back and write nothing twice.
     """
     message = message.strip()
-    case.refresh_from_db()
-    if case.status != Status.PENDED:
-        raise ActionRefused("Only a case the payer pended can be answered with more information.")
-    if case.summary_text and not case.summary_is_attested:
-        raise ActionRefused("Not ready: summary not attested.")
     from integrations.registry import channel_name_for, has_channel
 
-    channel = channel_name_for(case)
-    automated = has_channel(channel)
-    if automated:
-        from integrations.pas.services import IN_FLIGHT
-
-        in_flight = case.submissions.filter(kind="update", state__in=IN_FLIGHT).first()
-        if in_flight is not None:
-            return in_flight  # a double click: the same row, nothing written twice
-    # What the payer asked for came after the pend: something must be new since then.
-    added = case.documents.filter(created_at__gt=case.status_changed_at).count()
-    if not added and not message:
-        raise ActionRefused("Attach a document or write the information for the payer first.")
     with transaction.atomic():
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).select_related("payer").get(pk=case.pk)
+        if locked.status != Status.PENDED:
+            raise ActionRefused("Only a case the payer pended can be answered with more information.")
+        if locked.summary_text and not locked.summary_is_attested:
+            raise ActionRefused("Not ready: summary not attested.")
+        channel = channel_name_for(locked)
+        automated = has_channel(channel)
+        if automated:
+            from integrations.pas.services import IN_FLIGHT
+
+            in_flight = locked.submissions.filter(kind="update", state__in=IN_FLIGHT).first()
+            if in_flight is not None:
+                return in_flight
+        # What the payer asked for came after the pend: something must be new since then.
+        added = locked.documents.filter(created_at__gt=locked.status_changed_at).count()
+        if not added and not message:
+            raise ActionRefused("Attach a document or write the information for the payer first.")
         if message:
             case_event_add(
-                case=case,
+                case=locked,
                 kind=CaseEvent.Kind.NOTE,
                 actor=actor,
                 message=f"Information for the payer: {message}"[:300],
@@ -445,34 +447,34 @@ def case_send_update(*, case: PriorAuthCase, actor, message: str = ""):
             from integrations.pas.services import SubmissionRefused, submission_request
 
             try:
-                result = submission_request(case=case, actor=actor, message=message)
+                result = submission_request(case=locked, actor=actor, message=message)
             except SubmissionRefused as exc:
                 raise ActionRefused(str(exc)) from exc
         else:
             result = task_create(
-                case=case,
+                case=locked,
                 kind=Task.Kind.SUBMIT,
-                title=f"Send the additional information to {case.payer or 'the payer'} "
+                title=f"Send the additional information to {locked.payer or 'the payer'} "
                 f"({channel or 'channel not set'})",
                 detail=(f"What to tell the payer: {message}\n" if message else "")
                 + f"{added} document(s) added since the payer's request. Send them, then record the payer's "
                 "answer on the case page (outcome 'submitted' once the payer has them).",
-                assignee=case.assignee,
-                role="" if case.assignee_id else Role.COORDINATOR,
+                assignee=locked.assignee,
+                role="" if locked.assignee_id else Role.COORDINATOR,
                 due_at=timezone.now() + timedelta(days=1),
                 actor=actor,
-                dedupe_key=f"send-update-{int(case.status_changed_at.timestamp())}",
+                dedupe_key=f"send-update-{int(locked.status_changed_at.timestamp())}",
             )
             if result is None:
                 raise ActionRefused("The additional information is already queued to be sent by hand.")
             case_event_add(
-                case=case,
+                case=locked,
                 kind=CaseEvent.Kind.SUBMISSION,
                 actor=actor,
                 message="Additional information to be sent by hand",
                 channel=channel,
             )
-        _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST])
+        _open_tasks_close(case=locked, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST])
     return result
 
 

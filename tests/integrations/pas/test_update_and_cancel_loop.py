@@ -4,8 +4,12 @@ The staff services (`cases.services.case_send_update`, `case_cancel`) are the
 seam; the background send is called as the task calls it.
 """
 
+import threading
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
 from cases.models import CaseEvent, Status, Task
@@ -202,3 +206,31 @@ def test_cancel_waits_for_a_request_still_on_the_wire(with_payer, coordinator):
     submission_send(submission_id=cancel.pk)
     cancel.refresh_from_db()
     assert cancel.state == Submission.State.ACCEPTED and cancel.attempts == 1
+
+
+def test_two_staff_at_once_make_one_update(pas_case, coordinator, manager, settings, tmp_path, postgres_only):
+    # Real threads on their own connections: the case row lock serializes them.
+    pas_case.status = Status.PENDED
+    pas_case.status_changed_at = timezone.now() - timedelta(minutes=5)
+    pas_case.save()
+    _upload(pas_case, coordinator, settings, tmp_path)
+    start = threading.Barrier(2)
+    results = [None, None]
+
+    def press(index, user):
+        try:
+            start.wait(timeout=5)
+            results[index] = case_send_update(case=pas_case, actor=user, message="See the note.").pk
+        except Exception as exc:  # the outcome is what we assert on
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press, args=(i, u)) for i, u in enumerate((coordinator, manager))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert results[0] == results[1] and isinstance(results[0], int), results
+    assert Submission.objects.filter(case=pas_case, kind=Submission.Kind.UPDATE).count() == 1
+    assert pas_case.events.filter(kind=CaseEvent.Kind.NOTE).count() == 1
