@@ -234,3 +234,18 @@ def test_two_staff_at_once_make_one_update(pas_case, coordinator, manager, setti
     assert results[0] == results[1] and isinstance(results[0], int), results
     assert Submission.objects.filter(case=pas_case, kind=Submission.Kind.UPDATE).count() == 1
     assert pas_case.events.filter(kind=CaseEvent.Kind.NOTE).count() == 1
+
+
+def test_sandbox_refuses_updates_of_decided_or_unknown_requests(sandboxed, pas_case, coordinator):
+    from integrations.base import IntegrationError
+    from integrations.pas.channel import PasChannel
+
+    sub = submission_request(case=pas_case, actor=coordinator)
+    submission_send(submission_id=sub.pk)  # approved at once
+    with pytest.raises(IntegrationError) as err:
+        PasChannel().submit(pas_case, submission_key="u-1", replaces_key=sub.idempotency_key)
+    assert err.value.permanent and "HTTP 422" in str(err.value) and "new request" in str(err.value)
+    with pytest.raises(IntegrationError) as err:
+        PasChannel().submit(pas_case, submission_key="u-2", replaces_key="never-sent")
+    assert err.value.permanent and "HTTP 400" in str(err.value)
+    assert not SandboxClaim.objects.filter(claim_identifier__in=["u-1", "u-2"]).exists()
