@@ -86,6 +86,16 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
 
 
+class SendUpdateForm(forms.Form):
+    message = forms.CharField(
+        label="Information for the payer (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        required=False,
+        help_text="Sent to the payer with the documents added since its request.",
+    )
+
+
 class ClinicianInputForm(forms.Form):
     question = forms.CharField(
         label="Question for the clinician", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000

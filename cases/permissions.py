@@ -20,6 +20,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "attest": frozenset({R.CLINICIAN}),
     "approve": frozenset({R.MANAGER}),
     "submit": frozenset({R.MANAGER, R.COORDINATOR}),
+    "send_update": frozenset({R.MANAGER, R.COORDINATOR}),
     "record_outcome": frozenset({R.MANAGER, R.COORDINATOR}),
     "escalate": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     "cancel": frozenset({R.MANAGER, R.COORDINATOR}),
@@ -60,6 +61,8 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "attest": bool(case.summary_text) and not case.summary_is_attested,
         "approve": ready and needs_approval,
         "submit": ready and not needs_approval and not submit_queued,
+        # Answer a pended request; the service refuses when nothing was added since.
+        "send_update": case.status == Status.PENDED,
         "record_outcome": case.status in OUTCOME_STATUSES or (ready and submit_queued),
         "escalate": is_open,
         "cancel": can_transition(case, Status.CANCELLED),

@@ -400,6 +400,84 @@ def case_submit(*, case: PriorAuthCase, actor):
     return task
 
 
+def case_send_update(*, case: PriorAuthCase, actor, message: str = ""):
+    """Answer a payer that pended the case: send what staff added since it asked.
+
+    Staff first attach documents (or write `message`, their words to the
+    payer). For an automated channel (Da Vinci PAS) this writes an update
+    `Submission` and sends a PAS Claim Update after commit; the case moves
+    pended → submitted when the payer acknowledges it. For fax / portal / X12
+    it records a SUBMIT task for a coordinator to send the information by hand
+    and then record the payer's answer. The payer's information-request tasks
+    are closed: staff have answered.
+
+    Under the case's row lock: a double click, or two staff at once, get the
+    first update back and write nothing twice.
+    """
+    message = message.strip()
+    from integrations.registry import channel_name_for, has_channel
+
+    with transaction.atomic():
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).select_related("payer").get(pk=case.pk)
+        if locked.status != Status.PENDED:
+            raise ActionRefused("Only a case the payer pended can be answered with more information.")
+        if locked.summary_text and not locked.summary_is_attested:
+            raise ActionRefused("Not ready: summary not attested.")
+        channel = channel_name_for(locked)
+        automated = has_channel(channel)
+        if automated:
+            from integrations.pas.services import IN_FLIGHT
+
+            in_flight = locked.submissions.filter(kind="update", state__in=IN_FLIGHT).first()
+            if in_flight is not None:
+                return in_flight
+        # What the payer asked for came after the pend: something must be new since then.
+        added = locked.documents.filter(created_at__gt=locked.status_changed_at).count()
+        if not added and not message:
+            raise ActionRefused("Attach a document or write the information for the payer first.")
+        if message:
+            case_event_add(
+                case=locked,
+                kind=CaseEvent.Kind.NOTE,
+                actor=actor,
+                message=f"Information for the payer: {message}"[:300],
+                text=message,
+            )
+        if automated:
+            from integrations.pas.services import SubmissionRefused, submission_request
+
+            try:
+                result = submission_request(case=locked, actor=actor, message=message)
+            except SubmissionRefused as exc:
+                raise ActionRefused(str(exc)) from exc
+        else:
+            result = task_create(
+                case=locked,
+                kind=Task.Kind.SUBMIT,
+                title=f"Send the additional information to {locked.payer or 'the payer'} "
+                f"({channel or 'channel not set'})",
+                detail=(f"What to tell the payer: {message}\n" if message else "")
+                + f"{added} document(s) added since the payer's request. Send them, then record the payer's "
+                "answer on the case page (outcome 'submitted' once the payer has them).",
+                assignee=locked.assignee,
+                role="" if locked.assignee_id else Role.COORDINATOR,
+                due_at=timezone.now() + timedelta(days=1),
+                actor=actor,
+                dedupe_key=f"send-update-{int(locked.status_changed_at.timestamp())}",
+            )
+            if result is None:
+                raise ActionRefused("The additional information is already queued to be sent by hand.")
+            case_event_add(
+                case=locked,
+                kind=CaseEvent.Kind.SUBMISSION,
+                actor=actor,
+                message="Additional information to be sent by hand",
+                channel=channel,
+            )
+        _open_tasks_close(case=locked, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST])
+    return result
+
+
 OUTCOMES = {
     "submitted": Status.SUBMITTED,
     "approved": Status.APPROVED,
@@ -527,14 +605,44 @@ def case_escalate(*, case: PriorAuthCase, actor, reason: str) -> Task:
         )
 
 
+AWAITING_PAYER = (Status.SUBMITTED, Status.PENDED, Status.APPEALED)
+
+
 def case_cancel(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
-    """Cancel the case (order withdrawn); its open tasks are closed."""
+    """Cancel the case (order withdrawn); its open tasks are closed.
+
+    A case the payer still has (submitted / pended / appealed) is withdrawn at
+    the payer too: through its channel when the channel can (PAS: a Claim
+    Update with certification type Cancel, sent after commit and retried while
+    the payer is down; the local cancellation stands either way), otherwise by
+    a coordinator task to call the payer. Requests not yet sent are withdrawn.
+    """
     reason = reason.strip()
     if not reason:
         raise ActionRefused("A cancellation needs a reason.")
+    from integrations.registry import can_cancel, channel_name_for
+
     with transaction.atomic():
         event = transition(case, Status.CANCELLED, actor=actor, reason=f"Cancelled: {reason}")
         _open_tasks_close(case=case, actor=actor)
+        awaiting = event.from_status in AWAITING_PAYER
+        channel = channel_name_for(case)
+        if can_cancel(channel):
+            from integrations.pas.services import cancellation_request
+
+            cancellation_request(case=case, actor=actor, awaiting=awaiting)
+        elif awaiting:
+            task_create(
+                case=case,
+                kind=Task.Kind.RECORD_OUTCOME,
+                title=f"Call {case.payer or 'the payer'} to cancel the request",
+                detail=f"The case was cancelled here ({reason}), but the payer still has the request "
+                f"({channel or 'channel not set'}). Withdraw it by phone, portal or fax and note the call on the case.",
+                role=Role.COORDINATOR,
+                due_at=timezone.now() + timedelta(days=1),
+                actor=actor,
+                dedupe_key="cancel-payer",
+            )
     return event
 
 

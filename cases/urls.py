@@ -17,6 +17,7 @@ urlpatterns = [
     path("cases/<int:pk>/attest/", views.case_attest, name="attest"),
     path("cases/<int:pk>/approve/", views.case_approve, name="approve"),
     path("cases/<int:pk>/submit/", views.case_submit, name="submit"),
+    path("cases/<int:pk>/send-update/", views.case_send_update, name="send_update"),
     path("cases/<int:pk>/outcome/", views.case_outcome, name="outcome"),
     path("cases/<int:pk>/escalate/", views.case_escalate, name="escalate"),
     path("cases/<int:pk>/cancel/", views.case_cancel, name="cancel"),

@@ -165,6 +165,7 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "upload_form": forms.UploadForm(),
         "input_form": forms.ClinicianInputForm(),
         "appeal_draft": appeal_letter_draft(case) if actions["appeal"] else "",
+        "update_form": forms.SendUpdateForm(),
         "sections": case_sections(),
         "now": timezone.now(),
         "today": timezone.localdate(),
@@ -315,6 +316,17 @@ def case_submit(request, pk: int):
         return "Submission requested."
 
     return _act(request, pk, "submit", run)
+
+
+@login_required
+@require_POST
+def case_send_update(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.SendUpdateForm, request)
+        services.case_send_update(case=case, actor=request.user, message=data["message"])
+        return "Additional information on its way to the payer."
+
+    return _act(request, pk, "send_update", run)
 
 
 @login_required

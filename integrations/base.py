@@ -138,10 +138,14 @@ class PayerChannel(Protocol):
 
     name: str
 
-    def submit(self, case, *, submission_key: str) -> SubmissionReceipt:
+    def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> SubmissionReceipt:
         """Send the case's request. `submission_key` is our idempotency key: the
         payer sees it as the request's identifier, so a retry after a lost
-        answer can find the first attempt instead of submitting twice."""
+        answer can find the first attempt instead of submitting twice.
+
+        With `replaces_key` the request updates the one sent under that key
+        (answering a payer that pended it): the same services, what was added
+        since, and `message`, staff's words to the payer."""
         ...
 
     def check_status(self, case, *, submission_key: str) -> PayerDecision | None:
@@ -149,6 +153,9 @@ class PayerChannel(Protocol):
         or None when the payer does not know the request."""
         ...
 
-    def cancel(self, case, *, submission_key: str) -> None:
-        """Withdraw the request. Channels that cannot raise IntegrationError(permanent=True)."""
+    def cancel(self, case, *, submission_key: str, cancel_key: str = "") -> PayerDecision:
+        """Withdraw the request sent under `submission_key`. `cancel_key` names the
+        cancellation itself, so a retry is the same request to the payer. Returns
+        the payer's answer (status CANCELLED when it confirms). Channels that
+        cannot cancel set `cancels = False` and raise IntegrationError(permanent=True)."""
         ...

@@ -26,6 +26,11 @@ def has_channel(name: str) -> bool:
     return name in CHANNELS
 
 
+def can_cancel(name: str) -> bool:
+    """Whether the named channel withdraws a request itself (otherwise a person calls the payer)."""
+    return has_channel(name) and bool(getattr(import_string(CHANNELS[name]), "cancels", False))
+
+
 def get_channel(name: str) -> PayerChannel:
     """An instance of the named channel; a permanent IntegrationError for one that is not automated."""
     try:

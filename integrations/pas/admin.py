@@ -22,8 +22,19 @@ class PayerLinkAdmin(admin.ModelAdmin):
 
 @admin.register(Submission)
 class SubmissionAdmin(ReadOnlyAdmin):
-    list_display = ["idempotency_key", "case", "channel", "state", "attempts", "payer_tracking_id", "created_at"]
-    list_filter = ["state", "channel"]
+    list_display = [
+        "idempotency_key",
+        "case",
+        "kind",
+        "channel",
+        "state",
+        "attempts",
+        "replaces_key",
+        "payer_tracking_id",
+        "created_at",
+    ]
+    list_filter = ["state", "kind", "channel"]
+    exclude = ["message", "sent_supporting"]  # staff's words and the summary sent: open the case instead
 
 
 @admin.register(Exchange)

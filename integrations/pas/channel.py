@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.utils import timezone
 
 from integrations.base import IntegrationError, PayerDecision, SubmissionReceipt
-from integrations.pas.bundle import build_inquiry_bundle, build_request_bundle
+from integrations.pas.bundle import (
+    PriorClaim,
+    build_cancel_bundle,
+    build_inquiry_bundle,
+    build_request_bundle,
+    sent_supporting,
+)
 from integrations.pas.client import PasClient
 from integrations.pas.models import Exchange, Submission
 from integrations.pas.parse import PasResponseError, parse_claim_response
@@ -13,10 +21,14 @@ from integrations.pas.parse import PasResponseError, parse_claim_response
 
 class PasChannel:
     name = "pas"
+    cancels = True  # withdraws a request through $submit (PAS Claim Update, certification type 3)
 
-    def submit(self, case, *, submission_key: str) -> SubmissionReceipt:
+    def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> SubmissionReceipt:
         client = PasClient(case.payer.fhir_base_url)
-        bundle = build_request_bundle(case, submission_key=submission_key)
+        prior = prior_claim(case, replaces_key) if replaces_key else None
+        bundle = build_request_bundle(case, submission_key=submission_key, prior=prior, message=message)
+        # Kept before the call: the next update numbers and flags its supportingInfo from it.
+        Submission.objects.filter(idempotency_key=submission_key).update(sent_supporting=sent_supporting(bundle))
         body, exchange = _call(client, Exchange.Operation.SUBMIT, case, submission_key, bundle)
         decision = _parse(body, exchange)
         tracking = decision.payer_tracking_id or submission_key
@@ -32,27 +44,56 @@ class PasChannel:
             return None  # the payer does not know this request
         return _parse(body, exchange)
 
-    def cancel(self, case, *, submission_key: str) -> None:
-        # PAS cancels by resubmitting the Claim with status "cancelled"; not offered yet.
-        raise IntegrationError("Cancelling through PAS is not supported yet: call the payer.", permanent=True)
+    def cancel(self, case, *, submission_key: str, cancel_key: str = "") -> PayerDecision:
+        """Withdraw the request sent under `submission_key` with a Claim Update whose
+        certification type is 3 (Cancel), posted to `$submit` under its own
+        identifier `cancel_key`. Returns the payer's answer (CANCELLED = confirmed)."""
+        cancel_key = cancel_key or f"{submission_key}-cancel"
+        client = PasClient(case.payer.fhir_base_url)
+        bundle = build_cancel_bundle(case, cancel_key=cancel_key, prior=prior_claim(case, submission_key))
+        body, exchange = _call(client, Exchange.Operation.CANCEL, case, cancel_key, bundle)
+        return _parse(body, exchange)
+
+
+def prior_claim(case, key: str) -> PriorClaim:
+    """The request sent under `key`, as an update or a cancellation refers to it."""
+    row = Submission.objects.filter(case=case, idempotency_key=key).first()
+    if row is not None:
+        return PriorClaim(
+            key=key,
+            supporting=tuple(row.sent_supporting or ()),
+            was_update=row.kind == Submission.Kind.UPDATE,
+            replaces_key=row.replaces_key,
+            created=row.accepted_at or row.created_at,
+        )
+    # A request we have no row for (submitted before this app tracked it, or by
+    # the demo seed): assume it carried the summary and the documents it had then.
+    supporting = []
+    if case.summary_text:
+        supporting.append({"seq": 1, "kind": "summary", "text": case.summary_text[:10000]})
+    documents = case.documents.all()
+    if case.submitted_at:
+        documents = documents.filter(created_at__lte=case.submitted_at)
+    for document in documents:
+        supporting.append(
+            {"seq": len(supporting) + 1, "kind": "document", "document": document.pk, "title": document.title}
+        )
+    return PriorClaim(key=key, supporting=tuple(supporting), created=case.submitted_at)
 
 
 def _call(client: PasClient, operation: str, case, submission_key: str, bundle: dict) -> tuple[dict, Exchange]:
     # The row exists before the call, so a crash mid-call still leaves a trace.
+    posts = operation in (Exchange.Operation.SUBMIT, Exchange.Operation.CANCEL)
     exchange = Exchange.objects.create(
         case=case,
         payer_id=case.payer_id,
-        # Only a submit is tied to its row; an inquiry is found by case (saves a query per poll).
-        submission=(
-            Submission.objects.filter(idempotency_key=submission_key).first()
-            if operation == Exchange.Operation.SUBMIT
-            else None
-        ),
+        # Only a submit or cancel is tied to its row; an inquiry is found by case (saves a query per poll).
+        submission=Submission.objects.filter(idempotency_key=submission_key).first() if posts else None,
         operation=operation,
-        url=client.url(operation)[:300],
+        url=client.url("submit" if posts else operation)[:300],
     )
     try:
-        status, body = (client.submit if operation == Exchange.Operation.SUBMIT else client.inquire)(bundle)
+        status, body = (client.submit if posts else client.inquire)(bundle)
     except IntegrationError as exc:
         exchange.result = Exchange.Result.ERROR
         exchange.error = str(exc)[:2000]
@@ -73,6 +114,4 @@ def _parse(body: dict, exchange: Exchange) -> PayerDecision:
     except PasResponseError as exc:
         Exchange.objects.filter(pk=exchange.pk).update(result=Exchange.Result.ERROR, error=str(exc)[:2000])
         raise
-    from dataclasses import replace
-
     return replace(decision, raw_reference=f"pas.Exchange/{exchange.pk}")

@@ -12,7 +12,13 @@ from django.utils import timezone
 
 
 class Submission(models.Model):
-    """One request for a case. Its `idempotency_key` is the Claim identifier the payer sees."""
+    """One request for a case. Its `idempotency_key` is the Claim identifier the payer sees.
+
+    A case can have several: the first request, updates answering a payer that
+    pended it (PAS Claim Update, `replaces_key` = the identifier it updates), and
+    a cancellation (a Claim Update with certification type 3, Cancel). All go
+    through the same outbox states, claim and backoff.
+    """
 
     class State(models.TextChoices):
         QUEUED = "queued", "Submitting…"
@@ -21,9 +27,24 @@ class Submission(models.Model):
         ACCEPTED = "accepted", "Received by the payer"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        REQUEST = "request", "Request"
+        UPDATE = "update", "Additional information"
+        CANCEL = "cancel", "Cancellation"
+
     case = models.ForeignKey("cases.PriorAuthCase", on_delete=models.CASCADE, related_name="submissions")
     channel = models.CharField(max_length=12)
     idempotency_key = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REQUEST)
+    # The Claim identifier an update or a cancellation refers to (Claim.related, relationship "prior").
+    replaces_key = models.CharField(max_length=120, blank=True)
+    # What staff wrote for the payer with an update (sent as a free-form supportingInfo message).
+    message = models.TextField(blank=True)
+    # The supportingInfo entries the request carried (sequence, kind, document id or text), so
+    # the next update keeps their sequences and flags only what is new (PAS Claim Update rules).
+    sent_supporting = models.JSONField(default=list, blank=True)
+    # A cancellation's answer from the payer (DecisionStatus, e.g. "cancelled").
+    outcome = models.CharField(max_length=20, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -49,6 +70,14 @@ class Submission(models.Model):
     def in_flight(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.SENDING, self.State.RETRY)
 
+    @property
+    def is_update(self) -> bool:
+        return self.kind == self.Kind.UPDATE
+
+    @property
+    def is_cancel(self) -> bool:
+        return self.kind == self.Kind.CANCEL
+
 
 class Exchange(models.Model):
     """One HTTP call to a payer ($submit or $inquire): written before the call, completed after."""
@@ -56,6 +85,7 @@ class Exchange(models.Model):
     class Operation(models.TextChoices):
         SUBMIT = "submit", "$submit"
         INQUIRE = "inquire", "$inquire"
+        CANCEL = "cancel", "$submit (cancel)"
 
     class Result(models.TextChoices):
         STARTED = "started", "Started"

@@ -5,6 +5,12 @@ Each request's outcome is drawn once on receipt from the sandbox payer's
 weights (seeded by the Claim identifier, so it is repeatable) and revealed
 after `decision_delay_seconds`; before that the answer is "queued". A share of
 calls answers 503 or hangs, so the demo exercises backoff and the breaker.
+
+A PAS Claim Update (`Claim.related` → a request this payer has) is taken for a
+pended or undecided request and decided again after the delay, drawn with
+approval weighted up and no second pend (the staff answered). A Claim Update
+with certification type 3 (Cancel) withdraws the request: both answer
+cancelled (X12 306 "C") at once.
 """
 
 from __future__ import annotations
@@ -23,7 +29,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations.pas.bundle import claim_identifier
+from integrations.pas.bundle import (
+    CERTIFICATION_CANCEL,
+    CERTIFICATION_TYPE,
+    SUBMISSION_SYSTEM,
+    claim_identifier,
+)
 from integrations.pas.models import SandboxClaim, SandboxPayer
 from integrations.pas.parse import (
     ITEM_AUTHORIZED_DETAIL,
@@ -61,11 +72,38 @@ def _outcome(status: int, text: str) -> HttpResponse:
     )
 
 
-def _draw(sp: SandboxPayer, identifier: str) -> str:
+def _draw(sp: SandboxPayer, identifier: str, *, update: bool = False) -> str:
     weights = [sp.approve_weight, sp.partial_weight, sp.deny_weight, sp.pend_weight]
+    if update:
+        # The information the payer asked for arrived: mostly approved, never pended again.
+        weights = [sp.approve_weight * 3 + 1, sp.partial_weight, sp.deny_weight, 0]
     if not sum(weights):
         return "A1"
     return random.Random(identifier).choices(["A1", "A2", "A3", "A4"], weights=weights)[0]
+
+
+def _related_identifier(claim: dict, entries: list[dict]) -> str:
+    """The identifier of the request a Claim Update refers to (by identifier, or the included prior Claim)."""
+    for related in claim.get("related") or []:
+        ref = (related or {}).get("claim") or {}
+        ident = ref.get("identifier") or {}
+        if ident.get("system") == SUBMISSION_SYSTEM and ident.get("value"):
+            return str(ident["value"])
+        entry = _find_entry(entries, ref)
+        if entry is not None:
+            found = claim_identifier({"entry": [entry]})
+            if found:
+                return found
+    return ""
+
+
+def _is_cancel(claim: dict) -> bool:
+    for ext in claim.get("extension") or []:
+        if (ext or {}).get("url") == CERTIFICATION_TYPE:
+            codings = ((ext.get("valueCodeableConcept") or {}).get("coding")) or []
+            if any((c or {}).get("code") == CERTIFICATION_CANCEL for c in codings):
+                return True
+    return False
 
 
 def _request_parts(bundle: dict) -> tuple[dict, list[dict]]:
@@ -221,13 +259,27 @@ def operation(request, payer: str, op: str):
             "patient": _find_entry(entries, claim.get("patient")),
             "insurer": _find_entry(entries, claim.get("insurer")),
         }
+        review, decide_at = _draw(sp, identifier), now + timedelta(seconds=sp.decision_delay_seconds)
+        prior_identifier = _related_identifier(claim, entries)
+        if prior_identifier:
+            prior = SandboxClaim.objects.filter(sandbox_payer=sp, claim_identifier=prior_identifier).first()
+            if prior is None:
+                return _outcome(400, f"Claim.related names a request this payer does not have ({prior_identifier})")
+            if _is_cancel(claim):
+                review, decide_at = "C", now
+                # The withdrawn request answers "cancelled" from now on ($inquire on it says so too).
+                SandboxClaim.objects.filter(pk=prior.pk).update(review_action="C", decide_at=min(prior.decide_at, now))
+            elif prior.decide_at <= now and prior.review_action != "A4":
+                return _outcome(422, "Only a pended or undecided request can be updated: send a new request.")
+            else:
+                review = _draw(sp, identifier, update=True)
         try:
             row = SandboxClaim.objects.create(
                 sandbox_payer=sp,
                 claim_identifier=identifier,
-                review_action=_draw(sp, identifier),
+                review_action=review,
                 received_at=now,
-                decide_at=now + timedelta(seconds=sp.decision_delay_seconds),
+                decide_at=decide_at,
                 claim=stored,
             )
         except IntegrityError:  # the same request twice at once: answer about the first

@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.models import CaseEvent, PriorAuthCase, Role, Status, Task
@@ -44,9 +44,24 @@ class SubmissionRefused(Exception):
 
 # --- submitting -----------------------------------------------------------------------------------
 
+IN_FLIGHT = (Submission.State.QUEUED, Submission.State.SENDING, Submission.State.RETRY)
+WITHDRAWN = "Withdrawn: the case was cancelled before it was sent"
+# How each kind of submission is named on the timeline.
+SAID = {
+    Submission.Kind.REQUEST: "Submission",
+    Submission.Kind.UPDATE: "Sending the additional information",
+    Submission.Kind.CANCEL: "Cancellation",
+}
+# A cancellation waits this long while a request to the same payer is on the wire.
+CANCEL_WAIT = timedelta(seconds=30)
 
-def submission_request(*, case: PriorAuthCase, actor) -> Submission:
+
+def submission_request(*, case: PriorAuthCase, actor, message: str = "") -> Submission:
     """Record that `case` is to be submitted and send it in the background after commit.
+
+    A ready case is submitted; a pended one is answered with a PAS Claim Update
+    of the last request the payer received (`replaces_key`), carrying what was
+    added since and staff's `message`.
 
     Idempotent under concurrency: the case row is locked, so a double click or
     two staff at once see the first request's in-flight row and get it back;
@@ -54,9 +69,7 @@ def submission_request(*, case: PriorAuthCase, actor) -> Submission:
     """
     with transaction.atomic():
         locked = PriorAuthCase.objects.select_for_update(of=("self",)).select_related("payer", "rule").get(pk=case.pk)
-        in_flight = locked.submissions.filter(
-            state__in=[Submission.State.QUEUED, Submission.State.SENDING, Submission.State.RETRY]
-        ).first()
+        in_flight = locked.submissions.exclude(kind=Submission.Kind.CANCEL).filter(state__in=IN_FLIGHT).first()
         if in_flight is not None:
             return in_flight
         if locked.status not in (Status.READY, Status.PENDED):
@@ -66,20 +79,47 @@ def submission_request(*, case: PriorAuthCase, actor) -> Submission:
         channel = channel_name_for(locked)
         if not has_channel(channel):
             raise SubmissionRefused(f"{locked.payer} takes requests by {channel or 'no channel'}: submit by hand.")
+        update = locked.status == Status.PENDED
         sequence = locked.submissions.count() + 1
         submission = Submission.objects.create(
-            case=locked, channel=channel, idempotency_key=f"case-{locked.pk}-sub-{sequence}", requested_by=actor
-        )
-        case_event_add(
             case=locked,
-            kind=CaseEvent.Kind.SUBMISSION,
-            actor=actor,
-            message=f"Submission requested ({channel.upper()})",
-            submission_id=submission.pk,
+            channel=channel,
+            idempotency_key=f"case-{locked.pk}-sub-{sequence}",
+            requested_by=actor,
+            kind=Submission.Kind.UPDATE if update else Submission.Kind.REQUEST,
+            replaces_key=last_sent_key(locked) if update else "",
+            message=message.strip() if update else "",
+        )
+        if update:
+            said = (
+                f"Sending additional information to {locked.payer} "
+                f"({channel.upper()}, updates {submission.replaces_key})"
+            )
+        else:
+            said = f"Submission requested ({channel.upper()})"
+        case_event_add(
+            case=locked, kind=CaseEvent.Kind.SUBMISSION, actor=actor, message=said, submission_id=submission.pk
         )
         submission_id = submission.pk
         transaction.on_commit(lambda: _enqueue("integrations.pas.tasks.submit", submission_id))
     return submission
+
+
+def last_accepted(case: PriorAuthCase) -> Submission | None:
+    """The newest request or update the payer acknowledged: what polls and updates refer to."""
+    return (
+        case.submissions.filter(state=Submission.State.ACCEPTED)
+        .exclude(kind=Submission.Kind.CANCEL)
+        .order_by("-accepted_at", "-id")
+        .first()
+    )
+
+
+def last_sent_key(case: PriorAuthCase) -> str:
+    """The identifier of the request the payer has now; a case submitted without a row
+    (before tracking, or by the demo seed) is known to the payer as `case-<id>`."""
+    submission = last_accepted(case)
+    return submission.idempotency_key if submission else f"case-{case.pk}"
 
 
 def _enqueue(func: str, *args) -> None:
@@ -114,6 +154,10 @@ def submission_send(*, submission_id: int) -> Submission | None:
     case = PriorAuthCase.objects.select_related("payer", "practice", "patient", "order", "order__coverage").get(
         pk=submission.case_id
     )
+    if submission.is_cancel:
+        _cancel_send(submission, case)
+        submission.refresh_from_db(fields=["state", "outcome", "error"])
+        return submission
     link = payer_link(case.payer)
     if not breaker_allows(link):
         _submission_retry_at(submission, link.open_until or now + BACKOFF_BASE, "payer paused (circuit open)")
@@ -130,7 +174,12 @@ def submission_send(*, submission_id: int) -> Submission | None:
                     raw_reference=decision.raw_reference,
                 )
         if receipt is None:
-            receipt = channel.submit(case, submission_key=submission.idempotency_key)
+            receipt = channel.submit(
+                case,
+                submission_key=submission.idempotency_key,
+                replaces_key=submission.replaces_key,
+                message=submission.message,
+            )
     except IntegrationError as exc:
         if not exc.permanent and not isinstance(exc, PasResponseError):
             breaker_record_failure(link, str(exc))
@@ -138,11 +187,15 @@ def submission_send(*, submission_id: int) -> Submission | None:
         return submission
     breaker_record_success(link)
     submission_accept(submission=submission, receipt=receipt)
+    submission.refresh_from_db(fields=["state", "accepted_at", "payer_tracking_id", "error"])
     return submission
 
 
 def submission_accept(*, submission: Submission, receipt: SubmissionReceipt) -> None:
-    """The payer has the request: the case moves to submitted (and on, if it decided at once)."""
+    """The payer has the request: the case moves to submitted (and on, if it decided at once).
+
+    For an update answering a pended request this is the pended → submitted move.
+    """
     now = timezone.now()
     with transaction.atomic():
         locked = Submission.objects.select_for_update().get(pk=submission.pk)
@@ -154,20 +207,30 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt) -> 
         locked.error = ""
         locked.save(update_fields=["state", "accepted_at", "payer_tracking_id", "error"])
         case = PriorAuthCase.objects.select_related("payer").get(pk=locked.case_id)
+        what = "the additional information" if locked.is_update else "the request"
         if not can_transition(case, Status.SUBMITTED):
             case_event_add(
                 case=case,
                 kind=CaseEvent.Kind.SUBMISSION,
-                message=f"Payer received the request ({receipt.tracking_id}) but the case is "
+                message=f"Payer received {what} ({receipt.tracking_id}) but the case is "
                 f"'{case.get_status_display()}' now; left as it is.",
                 submission_id=locked.pk,
             )
             return
+        if locked.is_update:
+            case_event_add(
+                case=case,
+                kind=CaseEvent.Kind.SUBMISSION,
+                message=f"Additional information sent to {case.payer} ({locked.channel.upper()} Claim Update "
+                f"{locked.idempotency_key}, updates {locked.replaces_key})",
+                submission_id=locked.pk,
+            )
         transition(
             case,
             Status.SUBMITTED,
             actor=locked.requested_by,
-            reason=f"Received by {case.payer} (tracking {receipt.tracking_id})",
+            reason=f"{'Additional information r' if locked.is_update else 'R'}eceived by {case.payer} "
+            f"(tracking {receipt.tracking_id})",
             fields={
                 "payer_tracking_id": receipt.tracking_id[:80],
                 "channel": locked.channel,
@@ -193,13 +256,20 @@ def _submission_failed(submission: Submission, case: PriorAuthCase, exc: Excepti
         case_event_add(
             case=case,
             kind=CaseEvent.Kind.SUBMISSION,
-            message=f"Submission failed after {submission.attempts} attempt(s): {exc}"[:300],
+            message=f"{SAID[submission.kind]} failed after {submission.attempts} attempt(s): {exc}"[:300],
             submission_id=submission.pk,
         )
+        if submission.is_cancel:
+            _call_payer_to_cancel(case, submission, f"It could not be sent: {exc}")
+            return
         task_create(
             case=case,
             kind=Task.Kind.SUBMIT,
-            title="Submission failed: fix and resubmit, or submit by hand",
+            title=(
+                "Additional information not sent: send it by hand, or fix and send again"
+                if submission.is_update
+                else "Submission failed: fix and resubmit, or submit by hand"
+            ),
             detail=str(exc)[:2000],
             role=Role.COORDINATOR,
             dedupe_key=f"submit-failed-{submission.pk}",
@@ -214,7 +284,7 @@ def _submission_retry_at(submission: Submission, when, why: str) -> None:
     case_event_add(
         case=submission.case,
         kind=CaseEvent.Kind.SUBMISSION,
-        message=f"Submission attempt {submission.attempts} did not go through, retry at "
+        message=f"{SAID[submission.kind]} attempt {submission.attempts} did not go through, retry at "
         f"{timezone.localtime(when):%H:%M}: {why}"[:300],
         submission_id=submission.pk,
     )
@@ -230,6 +300,161 @@ def submissions_due(*, now=None, limit: int = 100) -> list[int]:
         Submission.objects.filter(
             state__in=[Submission.State.QUEUED, Submission.State.RETRY], next_attempt_at__lte=now
         ).values_list("pk", flat=True)[:limit]
+    )
+
+
+# --- cancelling -----------------------------------------------------------------------------------
+
+
+def cancellation_request(*, case: PriorAuthCase, actor, awaiting: bool) -> Submission | None:
+    """Tell the payer a cancelled case's request is withdrawn; sent in the background after commit.
+
+    Called by `cases.services.case_cancel` inside the transaction that cancelled
+    the case, so the local cancellation and this outbox row commit together: a
+    payer that is down only delays the row (retried with backoff), it never
+    undoes the cancellation. Requests not yet sent are withdrawn instead of
+    sent. `awaiting`: the case was with the payer (submitted / pended /
+    appealed). Idempotent: a second call returns the same row.
+    """
+    with transaction.atomic():
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).select_related("payer").get(pk=case.pk)
+        existing = locked.submissions.filter(kind=Submission.Kind.CANCEL).exclude(state=Submission.State.FAILED)
+        if existing.exists():
+            return existing.first()
+        pending = locked.submissions.exclude(kind=Submission.Kind.CANCEL).filter(state__in=IN_FLIGHT)
+        # On the wire now, or tried before with the answer lost: the payer may have it.
+        reached = pending.filter(Q(state=Submission.State.SENDING) | Q(attempts__gt=0)).exists()
+        withdrawn = pending.filter(state__in=[Submission.State.QUEUED, Submission.State.RETRY]).update(
+            state=Submission.State.FAILED, error=WITHDRAWN
+        )
+        if withdrawn:
+            case_event_add(
+                case=locked,
+                kind=CaseEvent.Kind.SUBMISSION,
+                actor=actor,
+                message=f"{withdrawn} request(s) not yet sent to {locked.payer} withdrawn",
+            )
+        if not (awaiting or reached):
+            return None
+        channel = channel_name_for(locked)
+        submission = Submission.objects.create(
+            case=locked,
+            channel=channel,
+            kind=Submission.Kind.CANCEL,
+            idempotency_key=f"case-{locked.pk}-sub-{locked.submissions.count() + 1}",
+            replaces_key=_cancel_target(locked),
+            requested_by=actor,
+        )
+        case_event_add(
+            case=locked,
+            kind=CaseEvent.Kind.SUBMISSION,
+            actor=actor,
+            message=f"Cancellation to be sent to {locked.payer} ({channel.upper()})",
+            submission_id=submission.pk,
+        )
+        submission_id = submission.pk
+        transaction.on_commit(lambda: _enqueue("integrations.pas.tasks.submit", submission_id))
+    return submission
+
+
+def _cancel_target(case: PriorAuthCase) -> str:
+    """The identifier to withdraw: the newest request the payer acknowledged, else one withdrawn
+    after an attempt whose answer was lost, else the key a row-less case is known by."""
+    submission = (
+        case.submissions.exclude(kind=Submission.Kind.CANCEL)
+        .filter(Q(state=Submission.State.ACCEPTED) | Q(attempts__gt=0, error=WITHDRAWN))
+        .order_by("-id")
+        .first()
+    )
+    return submission.idempotency_key if submission else f"case-{case.pk}"
+
+
+def _cancel_send(submission: Submission, case: PriorAuthCase) -> None:
+    now = timezone.now()
+    if case.submissions.filter(state=Submission.State.SENDING).exclude(pk=submission.pk).exists():
+        # A request is on the wire this moment: withdraw it once the payer has it,
+        # so the cancellation names it. Waiting is not an attempt, nor news for the timeline.
+        submission.state = Submission.State.RETRY
+        submission.attempts -= 1
+        submission.next_attempt_at = now + CANCEL_WAIT
+        submission.error = "Waiting for a request to the payer that is still being sent"
+        submission.save(update_fields=["state", "attempts", "next_attempt_at", "error"])
+        return
+    link = payer_link(case.payer)
+    if not breaker_allows(link):
+        _submission_retry_at(submission, link.open_until or now + BACKOFF_BASE, "payer paused (circuit open)")
+        return
+    target = _cancel_target(case)
+    if target != submission.replaces_key:
+        submission.replaces_key = target
+        submission.save(update_fields=["replaces_key"])
+    try:
+        decision = get_channel(submission.channel).cancel(
+            case, submission_key=target, cancel_key=submission.idempotency_key
+        )
+    except IntegrationError as exc:
+        if not exc.permanent and not isinstance(exc, PasResponseError):
+            breaker_record_failure(link, str(exc))
+        _submission_failed(submission, case, exc)
+        return
+    breaker_record_success(link)
+    cancellation_answered(submission=submission, decision=decision)
+
+
+def cancellation_answered(*, submission: Submission, decision: PayerDecision) -> None:
+    """Record the payer's answer to a cancellation: confirmed (X12 306 "C"), or a person calls."""
+    with transaction.atomic():
+        locked = Submission.objects.select_for_update(of=("self",)).select_related("case__payer").get(pk=submission.pk)
+        if locked.state != Submission.State.SENDING:
+            return
+        locked.state = Submission.State.ACCEPTED
+        locked.accepted_at = timezone.now()
+        locked.payer_tracking_id = decision.payer_tracking_id[:80]
+        locked.outcome = decision.status
+        locked.error = ""
+        locked.save(update_fields=["state", "accepted_at", "payer_tracking_id", "outcome", "error"])
+        case = locked.case
+        case_event_add(
+            case=case,
+            kind=CaseEvent.Kind.SUBMISSION,
+            message=f"Cancellation sent to {case.payer} ({locked.channel.upper()}, withdraws {locked.replaces_key})",
+            submission_id=locked.pk,
+        )
+        if decision.status == DecisionStatus.CANCELLED:
+            case_event_add(
+                case=case,
+                kind=CaseEvent.Kind.PAYER,
+                message=f"{case.payer} confirmed the cancellation ({decision.review_action_code or 'C'})",
+                submission_id=locked.pk,
+                raw=decision.raw_reference,
+            )
+            return
+        answer = f"answered '{decision.status}'"
+        if decision.review_action_code:
+            answer += f" ({decision.review_action_code})"
+        if decision.reason_text:
+            answer += f": {decision.reason_text}"
+        case_event_add(
+            case=case,
+            kind=CaseEvent.Kind.PAYER,
+            message=f"{case.payer} did not confirm the cancellation: {answer}"[:300],
+            submission_id=locked.pk,
+            raw=decision.raw_reference,
+        )
+        _call_payer_to_cancel(case, locked, f"The payer {answer}.")
+
+
+def _call_payer_to_cancel(case: PriorAuthCase, submission: Submission, why: str) -> None:
+    task_create(
+        case=case,
+        kind=Task.Kind.RECORD_OUTCOME,
+        title=f"Call {case.payer} to cancel the request",
+        detail=f"The case is cancelled here, but {case.payer} has not confirmed it through "
+        f"{submission.channel.upper()}. {why} Ask the payer to withdraw request {submission.replaces_key} "
+        "and note the call on the case.",
+        role=Role.COORDINATOR,
+        due_at=timezone.now() + timedelta(days=1),
+        dedupe_key=f"cancel-payer-{submission.pk}",
     )
 
 
@@ -289,7 +514,8 @@ def case_poll(*, case_id: int) -> str:
     if case.status not in AWAITING:
         return "not awaiting"
     now = timezone.now()
-    submission = case.submissions.filter(state=Submission.State.ACCEPTED).order_by("-accepted_at", "-id").first()
+    # The newest request the payer acknowledged: after an update, the update.
+    submission = last_accepted(case)
     channel_name = submission.channel if submission else channel_name_for(case)
     if not has_channel(channel_name):
         # Portal / fax / X12 cases are followed up by people (a task): take them off the poll index.

@@ -27,6 +27,7 @@ ACTIONS = {
     "attest": {"owner_clinician"},
     "approve": {"manager"},
     "submit": {"coordinator", "manager"},
+    "send_update": {"coordinator", "manager"},
     "outcome": {"coordinator", "manager"},
     "escalate": {"coordinator", "manager", "owner_clinician"},
     "cancel": {"coordinator", "manager"},

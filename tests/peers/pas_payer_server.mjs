@@ -8,6 +8,12 @@
 //                              transaction, writes a ClaimResponse (PAS 2.x layout)
 //                              through the router (validated too) and answers with
 //                              a Bundle [ClaimResponse, Patient, insurer].
+//                              A PAS Claim Update (Claim.related → the prior Claim,
+//                              included in the bundle) must name a Claim this payer
+//                              stored: the prior copy is not stored again, the
+//                              update's related.claim points at the stored one. An
+//                              update with certificationType 3 (Cancel) is answered
+//                              with review action C.
 //   POST /fhir/Claim/$inquire  finds the stored Claim by identifier and answers
 //                              with its ClaimResponse (or an empty searchset).
 // Test controls:
@@ -31,6 +37,7 @@ for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
 const PAS = 'http://hl7.org/fhir/us/davinci-pas/StructureDefinition/';
 const X12 = 'https://codesystem.x12.org/005010/306';
 const SUBMISSION = 'urn:priorauth:submission';
+const CERTIFICATION_TYPE = PAS + 'extension-certificationType';
 const repo = new MemoryRepository();
 const router = new FhirRouter();
 const requests = [];
@@ -122,20 +129,50 @@ async function answer(crStored) {
   };
 }
 
+const submissionId = (claim) => (claim?.identifier || []).find((i) => i.system === SUBMISSION)?.value;
+
+function isCancel(claim) {
+  return (claim.extension || []).some(
+    (x) => x.url === CERTIFICATION_TYPE && (x.valueCodeableConcept?.coding || []).some((c) => c.code === '3'),
+  );
+}
+
+// A Claim Update: find the stored Claim it updates; the prior copy in the bundle is dropped
+// and the update's related.claim rewritten to the stored Claim. Returns [entries, problem].
+async function resolveUpdate(bundle) {
+  const claim = bundle.entry[0].resource;
+  const related = (claim.related || [])[0];
+  if (!related) return [bundle.entry, null];
+  const ref = related.claim?.reference;
+  const priorEntry = bundle.entry.find((e) => e.fullUrl === ref);
+  if (!priorEntry || priorEntry.resource.resourceType !== 'Claim') return [null, 'Claim.related.claim must reference the prior Claim in the bundle'];
+  if (related.relationship?.coding?.[0]?.code !== 'prior') return [null, 'Claim.related.relationship must be prior'];
+  const priorId = submissionId(priorEntry.resource);
+  const [, found] = await fhir('GET', `/Claim?identifier=${encodeURIComponent(SUBMISSION + '|' + priorId)}`);
+  // Prior copies are never stored, so an identifier names one stored Claim.
+  const stored = found.entry?.[0]?.resource;
+  if (!stored) return [null, `the prior claim ${priorId} was never submitted here`];
+  const updated = { ...claim, related: [{ ...related, claim: { ...related.claim, reference: `Claim/${stored.id}` } }] };
+  const entries = [{ ...bundle.entry[0], resource: updated }, ...bundle.entry.slice(1).filter((e) => e !== priorEntry)];
+  return [entries, null];
+}
+
 async function submit(bundle) {
   const problem = checkRequest(bundle);
   if (problem) return [400, outcome('invalid', problem)];
+  const [entries, updateProblem] = await resolveUpdate(bundle);
+  if (updateProblem) return [400, outcome('invalid', updateProblem)];
   const tx = {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: bundle.entry.map((e) => ({ fullUrl: e.fullUrl, resource: { ...e.resource, id: undefined }, request: { method: 'POST', url: e.resource.resourceType } })),
+    entry: entries.map((e) => ({ fullUrl: e.fullUrl, resource: { ...e.resource, id: undefined }, request: { method: 'POST', url: e.resource.resourceType } })),
   };
   const [status, result] = await fhir('POST', '/', tx);
   if (status >= 400) return [status, result];
   const locations = result.entry.map((e) => e.response.location.split('/').slice(0, 2).join('/'));
   const claimLoc = locations[0];
   const [, claim] = await fhir('GET', claimLoc);
-  const crBody = claimResponse(claim, claim.patient.reference, claim.insurer.reference, decision);
+  const crBody = claimResponse(claim, claim.patient.reference, claim.insurer.reference, isCancel(claim) ? 'C' : decision);
   const [crStatus, cr] = await fhir('POST', '/ClaimResponse', crBody);
   if (crStatus >= 400) return [500, cr];
   return [200, await answer(cr)];

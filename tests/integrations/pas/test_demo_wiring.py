@@ -1,3 +1,5 @@
+import pytest
+
 from cases.models import Status
 from integrations.pas.demo import demo_pas_sandbox
 from integrations.pas.models import PayerLink, SandboxClaim, SandboxPayer
@@ -25,3 +27,46 @@ def test_demo_wiring_is_off_without_the_sandbox(pas_case, settings):
     settings.SANDBOX_ENABLED = False
     assert demo_pas_sandbox(base_url="http://x") == 0
     assert not SandboxPayer.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_pended_case_is_answered_and_decided_by_the_sandbox(
+    pas_case, coordinator, live_server, settings, tmp_path
+):
+    """make run: a seeded pended PAS case (no Submission row) is known to the sandbox as pended;
+    staff's update is taken, decided after the delay, and the poll applies the decision."""
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from cases.services import case_send_update, document_upload
+    from integrations.pas.models import Submission
+    from integrations.pas.services import case_poll, submission_send
+
+    settings.SANDBOX_ENABLED = True
+    settings.MEDIA_ROOT = tmp_path
+    pas_case.status = Status.PENDED
+    pas_case.submitted_at = pas_case.status_changed_at = timezone.now() - timedelta(hours=2)
+    pas_case.save()
+    assert demo_pas_sandbox(base_url=live_server.url) == 1
+    SandboxPayer.objects.update(error_rate=0)  # the demo's 3 % of 503s would make this test flaky
+    prior = SandboxClaim.objects.get(claim_identifier=f"case-{pas_case.pk}")
+    assert prior.review_action == "A4" and prior.decide_at <= timezone.now()
+    # Polled before anyone answers, the sandbox knows it and it stays pended.
+    assert case_poll(case_id=pas_case.pk) == "no change"
+    document_upload(
+        case=pas_case,
+        actor=coordinator,
+        file=SimpleUploadedFile("n.pdf", f.PDF_BYTES, "application/pdf"),
+        title="Office note",
+    )
+    update = case_send_update(case=pas_case, actor=coordinator)
+    assert update.replaces_key == f"case-{pas_case.pk}"
+    submission_send(submission_id=update.pk)
+    pas_case.refresh_from_db()
+    assert Submission.objects.get(pk=update.pk).state == "accepted" and pas_case.status == Status.SUBMITTED
+    decided = SandboxClaim.objects.get(claim_identifier=update.idempotency_key)
+    assert decided.review_action in ("A1", "A2", "A3")  # decided again, never pended twice
+    SandboxClaim.objects.filter(pk=decided.pk).update(decide_at=timezone.now())
+    assert case_poll(case_id=pas_case.pk) in ("approved", "partially_approved", "denied")

@@ -6,10 +6,14 @@ import subprocess
 
 import pytest
 import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from cases.models import Status
+from cases.services import case_cancel, case_send_update, document_upload
 from integrations.base import DecisionStatus as D
 from integrations.base import IntegrationError
+from integrations.pas.bundle import CLAIM_UPDATE_PROFILE, SUBMISSION_SYSTEM
 from integrations.pas.channel import PasChannel
 from integrations.pas.models import Exchange, Submission
 from integrations.pas.services import case_poll, submission_request, submission_send
@@ -119,8 +123,8 @@ def test_invalid_resource_is_refused_by_the_peer_as_permanent(peer, full_case, m
 
     real = channel_module.build_request_bundle
 
-    def broken(case, *, submission_key):
-        bundle = real(case, submission_key=submission_key)
+    def broken(case, **kwargs):
+        bundle = real(case, **kwargs)
         bundle["entry"][1]["resource"]["birthDate"] = "17 May 1970"  # not a FHIR date
         return bundle
 
@@ -140,3 +144,59 @@ def test_timeout_and_503_are_transient(peer, full_case):
     with pytest.raises(IntegrationError) as err:
         PasChannel().check_status(full_case, submission_key="k-t")
     assert not err.value.permanent and "503" in str(err.value)
+
+
+def _stored_claims(peer, key):
+    found = requests.get(f"{peer.base}/Claim", params={"identifier": f"{SUBMISSION_SYSTEM}|{key}"}, timeout=10).json()
+    return [e["resource"] for e in found.get("entry") or []]
+
+
+def test_claim_update_answering_a_pend_is_accepted_by_medplum(peer, full_case, coordinator, settings, tmp_path):
+    full_case.summary_attested_text, full_case.summary_attested_at = full_case.summary_text, timezone.now()
+    full_case.save()
+    peer.admin("decide", {"code": "A4"})
+    first = submission_request(case=full_case, actor=coordinator)
+    submission_send(submission_id=first.pk)
+    full_case.refresh_from_db()
+    assert full_case.status == Status.PENDED
+    settings.MEDIA_ROOT = tmp_path
+    document_upload(
+        case=full_case,
+        actor=coordinator,
+        file=SimpleUploadedFile("note.pdf", f.PDF_BYTES, "application/pdf"),
+        title="Office note",
+    )
+    peer.admin("decide", {"code": "A1"})
+    update = case_send_update(case=full_case, actor=coordinator, message="The office note documents it.")
+    submission_send(submission_id=update.pk)
+    update.refresh_from_db()
+    full_case.refresh_from_db()
+    assert update.state == Submission.State.ACCEPTED, update.error
+    assert full_case.status == Status.APPROVED
+    # Medplum validated every entry; the harness resolved Claim.related to the stored first Claim.
+    (original,) = _stored_claims(peer, first.idempotency_key)  # the prior copy is not stored twice
+    (stored,) = _stored_claims(peer, update.idempotency_key)
+    assert stored["related"][0]["claim"]["reference"] == f"Claim/{original['id']}"
+    assert stored["meta"]["profile"] == [CLAIM_UPDATE_PROFILE]
+    assert [i["sequence"] for i in stored["supportingInfo"]] == [1, 2, 3]
+
+
+def test_cancel_is_accepted_by_medplum_and_answered_cancelled(peer, full_case, coordinator):
+    peer.admin("decide", {"code": "queued"})
+    first = submission_request(case=full_case, actor=coordinator)
+    submission_send(submission_id=first.pk)
+    case_cancel(case=full_case, actor=coordinator, reason="Order withdrawn")
+    cancel = Submission.objects.get(case=full_case, kind=Submission.Kind.CANCEL)
+    submission_send(submission_id=cancel.pk)
+    cancel.refresh_from_db()
+    assert cancel.state == Submission.State.ACCEPTED and cancel.outcome == D.CANCELLED, cancel.error
+    (stored,) = _stored_claims(peer, cancel.idempotency_key)
+    assert stored["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "3"
+    log = [r["path"] for r in peer.requests_log() if r["path"].startswith("/Claim/$")]
+    assert log == ["/Claim/$submit", "/Claim/$submit"]
+
+
+def test_cancel_of_a_request_the_payer_never_had_is_refused_as_permanent(peer, full_case):
+    with pytest.raises(IntegrationError) as err:
+        PasChannel().cancel(full_case, submission_key="never-sent", cancel_key="c-1")
+    assert err.value.permanent and "never submitted" in str(err.value)
