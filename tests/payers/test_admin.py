@@ -70,10 +70,8 @@ def test_rule_change_page_warns_when_the_rule_conflicts(admin_client):
     assert "This rule conflicts with" in text and f">#{b.pk}</a>" in text
 
 
-@pytest.mark.django_db
-def test_rule_form_surfaces_model_validation(admin_client):
-    # given a rule whose range ends before it starts
-    payer = f.PayerFactory()
+def _rule_form(payer, **values) -> dict:
+    """The admin add-rule form's POST data: a CPT rule with no plan, no conditions and no requirements."""
     data = {
         "payer": payer.pk,
         "plan": "",
@@ -81,8 +79,8 @@ def test_rule_form_surfaces_model_validation(admin_client):
         "category": "advanced_imaging",
         "channel": "",
         "code_system": "CPT",
-        "code": "70559",
-        "code_end": "70540",
+        "code": "",
+        "code_end": "",
         "site_of_service": "",
         "diagnosis_prefixes": "",
         "effective_from": "2025-01-01",
@@ -92,6 +90,14 @@ def test_rule_form_surfaces_model_validation(admin_client):
         "requirements-TOTAL_FORMS": "0",
         "requirements-INITIAL_FORMS": "0",
     }
+    return data | values
+
+
+@pytest.mark.django_db
+def test_rule_form_surfaces_model_validation(admin_client):
+    # given a rule whose range ends before it starts
+    payer = f.PayerFactory()
+    data = _rule_form(payer, code="70559", code_end="70540")
     # when it is added in admin
     response = admin_client.post(reverse("admin:payers_payerrule_add"), data)
     # then the form is shown again with the error and nothing is saved
@@ -103,24 +109,7 @@ def test_rule_form_surfaces_model_validation(admin_client):
 @pytest.mark.django_db
 def test_rule_form_checks_and_normalises_the_conditions(admin_client):
     payer = f.PayerFactory()
-    data = {
-        "payer": payer.pk,
-        "plan": "",
-        "requires_pa": "yes",
-        "category": "surgery",
-        "channel": "",
-        "code_system": "CPT",
-        "code": "27447",
-        "code_end": "",
-        "site_of_service": "1A",
-        "diagnosis_prefixes": "m17.11, knee",
-        "effective_from": "2025-01-01",
-        "effective_to": "",
-        "criteria_reference": "",
-        "notes": "",
-        "requirements-TOTAL_FORMS": "0",
-        "requirements-INITIAL_FORMS": "0",
-    }
+    data = _rule_form(payer, category="surgery", code="27447", site_of_service="1A", diagnosis_prefixes="m17.11, knee")
     # given a place of service and a diagnosis prefix that are not codes, when added in admin
     response = admin_client.post(reverse("admin:payers_payerrule_add"), data)
     # then both errors are shown and nothing is saved

@@ -1,18 +1,6 @@
 from integrations.pas.bundle import build_inquiry_bundle, build_request_bundle, claim_identifier
 from tests import factories as f
-
-
-def _refs(node, found):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "reference" and isinstance(v, str):
-                found.append(v)
-            else:
-                _refs(v, found)
-    elif isinstance(node, list):
-        for v in node:
-            _refs(v, found)
-    return found
+from tests.integrations.pas.bundle_refs import bundle_references
 
 
 def test_claim_first_and_every_reference_resolves(pas_case):
@@ -32,7 +20,7 @@ def test_claim_first_and_every_reference_resolves(pas_case):
     assert claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == "G43.909"
     assert claim["supportingInfo"][0]["valueString"].startswith("Six weeks")
     full_urls = {e["fullUrl"] for e in bundle["entry"]}
-    refs = _refs(bundle, [])
+    refs = bundle_references(bundle)
     assert refs and set(refs) <= full_urls
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert {"Patient", "Coverage", "Organization", "Practitioner", "ServiceRequest"} <= set(types)
@@ -52,4 +40,4 @@ def test_inquiry_bundle_repeats_the_identifier_without_the_packet(pas_case):
     bundle = build_inquiry_bundle(pas_case, submission_key="case-9-sub-2")
     assert claim_identifier(bundle) == "case-9-sub-2"
     assert "supportingInfo" not in bundle["entry"][0]["resource"]
-    assert set(_refs(bundle, [])) <= {e["fullUrl"] for e in bundle["entry"]}
+    assert set(bundle_references(bundle)) <= {e["fullUrl"] for e in bundle["entry"]}

@@ -30,26 +30,14 @@ from integrations.pas.bundle import (
 from integrations.pas.channel import prior_claim
 from integrations.pas.models import Submission
 from tests import factories as f
+from tests.integrations.pas.bundle_refs import bundle_references
 
 SUMMARY = "Headaches for 8 weeks despite two preventive drugs."
 
 
-def _refs(node, found):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "reference" and isinstance(v, str):
-                found.append(v)
-            else:
-                _refs(v, found)
-    elif isinstance(node, list):
-        for v in node:
-            _refs(v, found)
-    return found
-
-
 def _resolves(bundle):
     urls = {e["fullUrl"] for e in bundle["entry"]}
-    refs = _refs(bundle, [])
+    refs = bundle_references(bundle)
     assert refs and set(refs) <= urls, set(refs) - urls
     assert len(urls) == len(bundle["entry"])  # each resource once
 
