@@ -380,12 +380,16 @@ def case_submit(*, case: PriorAuthCase, actor):
             return submission_request(case=case, actor=actor)
         except SubmissionRefused as exc:
             raise ActionRefused(str(exc)) from exc
+    fax = case.payer.fax if channel == "fax" and case.payer_id else ""
+    send = f"Fax it to {fax}" if fax else f"Send it ({channel or 'channel not set'})"
     with transaction.atomic():
         task = task_create(
             case=case,
             kind=Task.Kind.SUBMIT,
             title=f"Submit to {case.payer or 'the payer'} ({channel or 'channel not set'})",
-            detail="Submit the packet, then record the payer's answer on the case page.",
+            detail="The submission packet (fax cover, request, medical necessity and the documents) is on the "
+            f"case page: Download submission packet (PDF). {send}, then record the payer's answer there "
+            "(outcome 'submitted' keeps the packet as sent).",
             assignee=case.assignee,
             role="" if case.assignee_id else Role.COORDINATOR,
             due_at=timezone.now() + timedelta(days=1),
@@ -487,7 +491,39 @@ OUTCOMES = {
 }
 
 
-def case_record_outcome(
+def case_record_outcome(*, case: PriorAuthCase, actor, outcome: str, **answer) -> CaseEvent:
+    """Record what a payer answered on its portal, by fax or by phone.
+
+    `outcome` is submitted (accepted, awaiting a decision), approved,
+    partially_approved, pended (with the payer's request in `note`) or denied;
+    `answer` holds its details (see `_outcome_record`). A ready case whose
+    submission was done by hand first moves to submitted.
+
+    When a request sent by hand reaches the payer (outcome submitted on a
+    channel that is not automated), the submission packet as it stands is
+    kept as a generated document: what the payer has. It is built before this
+    outcome changes the case (a new payer reference would change its cover)
+    and outside the transaction (no row lock while PDFs are read). If it
+    cannot be built or stored, the outcome is recorded all the same and the
+    timeline says so.
+    """
+    from cases.packet_pdf import packet_build_for_record, packet_keep_as_sent
+    from integrations.registry import channel_name_for, has_channel
+
+    case.refresh_from_db()
+    sent_by_hand = (
+        OUTCOMES.get(outcome) == Status.SUBMITTED
+        and case.status in (Status.READY, Status.PENDED)
+        and not has_channel(channel_name_for(case))
+    )
+    packet, error = packet_build_for_record(case) if sent_by_hand else (None, "")
+    event = _outcome_record(case=case, actor=actor, outcome=outcome, **answer)
+    if sent_by_hand:
+        packet_keep_as_sent(case=case, actor=actor, packet=packet, error=error)
+    return event
+
+
+def _outcome_record(
     *,
     case: PriorAuthCase,
     actor,
@@ -502,12 +538,6 @@ def case_record_outcome(
     payer_reference: str = "",
     note: str = "",
 ) -> CaseEvent:
-    """Record what a payer answered on its portal, by fax or by phone.
-
-    `outcome` is submitted (accepted, awaiting a decision), approved,
-    partially_approved, pended (with the payer's request in `note`) or denied.
-    A ready case whose submission was done by hand first moves to submitted.
-    """
     if outcome not in OUTCOMES:
         raise ActionRefused("Choose an outcome.")
     to = OUTCOMES[outcome]
