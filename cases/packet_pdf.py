@@ -369,7 +369,7 @@ class _Pages(FPDF):
         self.set_font(FONT, size=10)
         # What the font can draw; anything else is replaced before fpdf2 sees it
         # (fpdf2 would log the missing characters: a piece of a patient's name).
-        self._glyphs = set(self.fonts["dejavu"].cmap) & set(self.fonts["dejavub"].cmap)
+        self._glyphs = set.intersection(*(set(font.cmap) for font in self.fonts.values()))
 
     def normalize_text(self, text: str) -> str:
         return super().normalize_text(self._drawable(text))
