@@ -486,3 +486,26 @@ def test_answering_a_pended_fax_case_keeps_the_packet_again(fax_case, coordinato
     # an acknowledgement of what the payer already has sends nothing new
     s.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted", payer_reference="FX-2")
     assert fax_case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).count() == 1
+
+
+def test_a_decision_recorded_straight_from_ready_keeps_the_packet_too(submitted_by_hand, coordinator):
+    # the payer's portal approved at once: the request went out by hand all the same
+    case, _ = submitted_by_hand
+    s.case_record_outcome(
+        case=case,
+        actor=coordinator,
+        outcome="approved",
+        authorization_number="AUTH-1",
+        effective_start=dt.date(2026, 12, 1),
+    )
+    case.refresh_from_db()
+    assert case.status == Status.APPROVED
+    assert case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).count() == 1
+
+
+def test_a_refused_answer_builds_nothing(submitted_by_hand, coordinator, monkeypatch):
+    case, _ = submitted_by_hand
+    monkeypatch.setattr("cases.packet_pdf.submission_packet_pdf", lambda case: pytest.fail("built a packet"))
+    with pytest.raises(s.ActionRefused, match="authorization number"):
+        s.case_record_outcome(case=case, actor=coordinator, outcome="approved")
+    assert PriorAuthCase.objects.get(pk=case.pk).status == Status.READY
