@@ -39,6 +39,7 @@ import logging
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -146,7 +147,7 @@ class _Facts:
     requirements: list
     attested_by: User | None
     reference: str
-    now: object  # aware datetime in the practice's time zone
+    now: datetime  # in the practice's time zone
 
 
 # ---------------------------------------------------------------------------
@@ -240,11 +241,11 @@ def _documents(case: PriorAuthCase, fonts) -> tuple[list[_Part], list[SkippedDoc
     for doc in case.documents.exclude(kind__in=LEFT_OUT_KINDS).order_by("created_at", "pk"):
         try:
             data = _read(doc, budget)
-            budget -= len(data)
             pdf, pages = _convert(doc, data, fonts)
         except _NotIncluded as exc:
             skipped.append(SkippedDocument(document_id=doc.pk, title=doc.title, reason=str(exc)))
             continue
+        budget -= len(data)
         parts.append(_Part(document=doc, pdf=pdf, pages=pages))
     return parts, skipped
 
