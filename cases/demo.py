@@ -580,7 +580,11 @@ def demo_seed(*, base_url: str = "http://127.0.0.1:8000", out=None) -> dict:
     now = timezone.now()
     with history_only(), transaction.atomic():
         practice = Practice.objects.create(
-            name=PRACTICE_NAME, time_zone="America/New_York", phone="(555) 010-4400", npi="1234567893"
+            name=PRACTICE_NAME,
+            time_zone="America/New_York",
+            phone="(555) 010-4400",
+            fax="(555) 010-4401",
+            npi="1234567893",
         )
         locations = [Location.objects.create(practice=practice, name=n, place_of_service=pos) for n, pos in LOCATIONS]
         providers = [
@@ -641,6 +645,7 @@ def _payers_and_rules() -> list[Payer]:
                 "cms_impacted": spec.cms_impacted,
                 "default_channel": spec.channel,
                 "phone": "(555) 010-7700",
+                "fax": "(555) 010-7701",
                 "poll_interval_hours": spec.poll_hours,
                 "stall_threshold_hours": spec.stall_hours,
                 "standard_turnaround_hours": spec.turnaround_days * 24,

@@ -20,6 +20,7 @@ class Practice(models.Model):
     name = models.CharField(max_length=120)
     time_zone = models.CharField(max_length=64, default="America/New_York")
     phone = models.CharField(max_length=30, blank=True, help_text="Shown to patients in messages.")
+    fax = models.CharField(max_length=30, blank=True, help_text="Printed on the submission packet's fax cover.")
     npi = models.CharField("group NPI", max_length=10, blank=True)
     tax_id = models.CharField(max_length=12, blank=True)
     sweep_time = models.TimeField(default="07:30", help_text="Local time of the daily sweep (weekdays).")
@@ -453,6 +454,7 @@ class Document(models.Model):
         PAYER_LETTER = "payer_letter", "Payer letter"
         APPEAL_LETTER = "appeal_letter", "Appeal letter (as sent)"
         FORM = "form", "Payer form"
+        SUBMISSION_PACKET = "submission_packet", "Submission packet (as sent)"
         OTHER = "other", "Other"
 
     class Source(models.TextChoices):
@@ -462,7 +464,7 @@ class Document(models.Model):
         GENERATED = "generated", "Generated here"
 
     case = models.ForeignKey(PriorAuthCase, on_delete=models.CASCADE, related_name="documents")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.OTHER)
     title = models.CharField(max_length=200)
     file = models.FileField(upload_to=document_upload_to, blank=True)
     content_type = models.CharField(max_length=100, blank=True)

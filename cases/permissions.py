@@ -26,11 +26,15 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "cancel": frozenset({R.MANAGER, R.COORDINATOR}),
     "appeal": frozenset({R.MANAGER, R.COORDINATOR}),
     "download": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
+    # The submission packet (cases/packet_pdf.py): the people who send it to the payer.
+    "packet": frozenset({R.MANAGER, R.COORDINATOR}),
 }
 INPUT_STATUSES = frozenset(
     {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}
 )
 OUTCOME_STATUSES = frozenset({Status.SUBMITTED, Status.PENDED, Status.APPEALED})
+# When a packet is worth sending: ready to go, with the payer, or being appealed.
+PACKET_STATUSES = frozenset({Status.READY, Status.SUBMITTED, Status.PENDED, Status.APPEALED, Status.DENIED})
 
 
 def role_allows(user, action: str) -> bool:
@@ -68,5 +72,6 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "cancel": can_transition(case, Status.CANCELLED),
         "appeal": case.status in (Status.DENIED, Status.PARTIALLY_APPROVED),
         "download": True,
+        "packet": bool(case.payer_id) and case.status in PACKET_STATUSES,
     }
     return {name: allowed and role_allows(user, name) for name, allowed in state.items()}

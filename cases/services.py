@@ -380,12 +380,16 @@ def case_submit(*, case: PriorAuthCase, actor):
             return submission_request(case=case, actor=actor)
         except SubmissionRefused as exc:
             raise ActionRefused(str(exc)) from exc
+    fax = case.payer.fax if channel == "fax" and case.payer_id else ""
+    send = f"Fax it to {fax}" if fax else f"Send it ({channel or 'channel not set'})"
     with transaction.atomic():
         task = task_create(
             case=case,
             kind=Task.Kind.SUBMIT,
             title=f"Submit to {case.payer or 'the payer'} ({channel or 'channel not set'})",
-            detail="Submit the packet, then record the payer's answer on the case page.",
+            detail="The submission packet (fax cover, request, medical necessity and the documents) is on the "
+            f"case page: Download submission packet (PDF). {send}, then record the payer's answer there "
+            "(outcome 'submitted' keeps the packet as sent).",
             assignee=case.assignee,
             role="" if case.assignee_id else Role.COORDINATOR,
             due_at=timezone.now() + timedelta(days=1),
@@ -487,7 +491,64 @@ OUTCOMES = {
 }
 
 
-def case_record_outcome(
+def case_record_outcome(*, case: PriorAuthCase, actor, outcome: str, **answer) -> CaseEvent:
+    """Record what a payer answered on its portal, by fax or by phone.
+
+    `outcome` is submitted (accepted, awaiting a decision), approved,
+    partially_approved, pended (with the payer's request in `note`) or denied;
+    `answer` holds its details (see `_outcome_record`). A ready case whose
+    submission was done by hand first moves to submitted.
+
+    On a channel that is not automated, the first answer to a ready case (it
+    was sent by hand) and outcome submitted on a pended one (the information
+    was sent by hand) keep the submission packet as it stands as a generated
+    document: what the payer has. It is built before this outcome changes the
+    case (a new payer reference would change its cover) and outside the
+    transaction (no row lock while PDFs are read). If it cannot be built or
+    stored, the outcome is recorded all the same and the timeline says so.
+    """
+    from cases.packet_pdf import packet_build_for_record, packet_keep_as_sent
+    from integrations.registry import channel_name_for, has_channel
+
+    to = _outcome_check(outcome=outcome, **answer)  # refuse before building anything
+    case.refresh_from_db()
+    sent_by_hand = (
+        case.status == Status.READY or (case.status == Status.PENDED and to == Status.SUBMITTED)
+    ) and not has_channel(channel_name_for(case))
+    packet, error = packet_build_for_record(case) if sent_by_hand else (None, "")
+    event = _outcome_record(case=case, actor=actor, outcome=outcome, **answer)
+    if sent_by_hand:
+        packet_keep_as_sent(case=case, actor=actor, packet=packet, error=error)
+    return event
+
+
+def _outcome_check(
+    *,
+    outcome: str,
+    authorization_number: str = "",
+    effective_start=None,
+    effective_end=None,
+    denial_reason_code: str = "",
+    denial_reason_text: str = "",
+    note: str = "",
+    **_other,
+) -> Status:
+    """The status an answer leads to; ActionRefused when it lacks what that needs."""
+    if outcome not in OUTCOMES:
+        raise ActionRefused("Choose an outcome.")
+    to = OUTCOMES[outcome]
+    if to in (Status.APPROVED, Status.PARTIALLY_APPROVED) and not (authorization_number and effective_start):
+        raise ActionRefused("An approval needs the authorization number and its start date.")
+    if effective_start and effective_end and effective_end < effective_start:
+        raise ActionRefused("The authorization ends before it starts.")
+    if to == Status.DENIED and not (denial_reason_text or denial_reason_code):
+        raise ActionRefused("A denial needs the payer's reason.")
+    if to == Status.PENDED and not note.strip():
+        raise ActionRefused("Write down what the payer asked for.")
+    return to
+
+
+def _outcome_record(
     *,
     case: PriorAuthCase,
     actor,
@@ -502,23 +563,7 @@ def case_record_outcome(
     payer_reference: str = "",
     note: str = "",
 ) -> CaseEvent:
-    """Record what a payer answered on its portal, by fax or by phone.
-
-    `outcome` is submitted (accepted, awaiting a decision), approved,
-    partially_approved, pended (with the payer's request in `note`) or denied.
-    A ready case whose submission was done by hand first moves to submitted.
-    """
-    if outcome not in OUTCOMES:
-        raise ActionRefused("Choose an outcome.")
-    to = OUTCOMES[outcome]
-    if to in (Status.APPROVED, Status.PARTIALLY_APPROVED) and not (authorization_number and effective_start):
-        raise ActionRefused("An approval needs the authorization number and its start date.")
-    if effective_start and effective_end and effective_end < effective_start:
-        raise ActionRefused("The authorization ends before it starts.")
-    if to == Status.DENIED and not (denial_reason_text or denial_reason_code):
-        raise ActionRefused("A denial needs the payer's reason.")
-    if to == Status.PENDED and not note.strip():
-        raise ActionRefused("Write down what the payer asked for.")
+    to = OUTCOMES[outcome]  # the answer was checked by case_record_outcome
     case.refresh_from_db()
     fields: dict = {}
     if payer_reference:

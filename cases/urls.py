@@ -23,6 +23,7 @@ urlpatterns = [
     path("cases/<int:pk>/cancel/", views.case_cancel, name="cancel"),
     path("cases/<int:pk>/appeal/", views.case_appeal, name="appeal"),
     path("cases/<int:pk>/documents/<int:doc_pk>/", views.document_download, name="document"),
+    path("cases/<int:pk>/packet.pdf", views.case_packet, name="packet"),
     path("tasks/", views.task_inbox, name="tasks"),
     path("tasks/<int:task_pk>/complete/", views.task_complete, name="task_complete"),
 ]

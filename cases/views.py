@@ -396,6 +396,27 @@ def document_download(request, pk: int, doc_pk: int):
     )
 
 
+@login_required
+@require_GET
+def case_packet(request, pk: int):
+    case = _get_case_for_user(request, pk)
+    if not role_allows(request.user, "packet"):
+        raise PermissionDenied
+    from cases import packet_pdf  # fpdf2 and Pillow load on first use, not at every start (~0.5 s)
+
+    try:
+        packet = packet_pdf.packet_download(case=case, actor=request.user)
+    except (services.ActionRefused, packet_pdf.PacketError) as exc:
+        messages.error(request, str(exc))
+        return redirect("cases:detail", pk=pk)
+    response = HttpResponse(packet.content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="case-{case.pk}-packet.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    # PHI: no copy in a shared or browser cache.
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
 def _visible_tasks(user):
     visible = PriorAuthCase.objects.visible_to(user).values("pk")
     return Task.objects.filter(case__in=visible)

@@ -28,7 +28,7 @@ class PayerAdmin(admin.ModelAdmin):
     search_fields = ("name", "payer_id", "naic_code")
     inlines = [PlanInline]
     fieldsets = (
-        (None, {"fields": ("name", "payer_id", "naic_code", "phone", "active")}),
+        (None, {"fields": ("name", "payer_id", "naic_code", "phone", "fax", "active")}),
         ("Submission", {"fields": ("default_channel", "fhir_base_url", "cms_impacted")}),
         (
             "Clocks",

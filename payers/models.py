@@ -50,6 +50,9 @@ class Payer(models.Model):
     )
     naic_code = models.CharField("NAIC code", max_length=10, blank=True)
     phone = models.CharField(max_length=30, blank=True)
+    fax = models.CharField(
+        max_length=30, blank=True, help_text="Prior authorization fax line: printed on the submission packet's cover."
+    )
     cms_impacted = models.BooleanField(
         "impacted by CMS-0057-F",
         default=False,

@@ -139,6 +139,11 @@ MEDIA_URL = "/_private_media_not_served/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", 15 * 1024 * 1024))
+# The submission packet (cases/packet_pdf.py) is built in memory: documents
+# beyond this many bytes in total are listed as not included.
+PACKET_MAX_BYTES = int(os.environ.get("PACKET_MAX_BYTES", 60 * 1024 * 1024))
+# DejaVu Sans (Debian: fonts-dejavu-core) is embedded in the packet: PDF core fonts are latin-1 only.
+PACKET_FONT_DIR = Path(os.environ.get("PACKET_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
 
 # Sessions: 15 idle minutes, renewed on each request (HIPAA automatic logoff).
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 15 * 60))
@@ -205,7 +210,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # fontTools narrates every font subset at INFO (cases/packet_pdf.py).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False

@@ -128,6 +128,34 @@ def test_document_download(as_user, case, who, settings, tmp_path):
     assert b"".join(response.streaming_content) == f.PDF_BYTES
 
 
+@pytest.mark.parametrize("who", USERS)
+def test_submission_packet(as_user, case, who, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    case.status = Status.READY
+    case.save()
+    events_before = case.events.count()
+    response = as_user(who).get(reverse("cases:packet", args=[case.pk]))
+    if _expect_hidden_or_login(response, who):
+        assert case.events.count() == events_before
+        return
+    if who not in {"coordinator", "manager"}:
+        assert response.status_code == 403
+        assert case.events.count() == events_before
+        return
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="case-{case.pk}-packet.pdf"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response.content.startswith(b"%PDF-")
+    # a download is a PHI export: it is on the timeline
+    assert case.events.count() == events_before + 1
+
+
+def test_submission_packet_of_an_unknown_case_is_404(client, coordinator):
+    client.force_login(coordinator)
+    assert client.get(reverse("cases:packet", args=[999_999])).status_code == 404
+
+
 def test_document_of_another_case_is_404(client, case, coordinator, practice, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     from django.core.files.uploadedfile import SimpleUploadedFile
