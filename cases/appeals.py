@@ -82,7 +82,9 @@ def appeal_letter_draft(case: PriorAuthCase) -> str:
     summary = case.summary_attested_text or case.summary_text
     if summary:
         lines += ["Statement of medical necessity:", summary.strip(), ""]
-    enclosed = list(case.documents.exclude(kind=Document.Kind.PAYER_LETTER).values_list("title", flat=True)[:20])
+    # What the payer already has from us, and its own letters, are not enclosures.
+    not_enclosed = (Document.Kind.PAYER_LETTER, Document.Kind.APPEAL_LETTER, Document.Kind.SUBMISSION_PACKET)
+    enclosed = list(case.documents.exclude(kind__in=not_enclosed).values_list("title", flat=True)[:20])
     if enclosed:
         lines += ["Enclosed:"] + [f"- {title}" for title in enclosed] + [""]
     if case.urgency == Urgency.EXPEDITED:

@@ -140,3 +140,18 @@ def test_the_appeal_form_is_not_shown_to_a_clinician(client, denied, owner_clini
     client.force_login(owner_clinician)
     page = client.get(reverse("cases:detail", args=[denied.pk])).content.decode()
     assert 'id="appeal-form"' not in page
+
+
+def test_the_draft_encloses_clinical_documents_not_what_the_payer_already_has(denied):
+    from django.core.files.base import ContentFile
+
+    def doc(kind, title):
+        d = Document(case=denied, kind=kind, title=title, source=Document.Source.GENERATED, content_type="text/plain")
+        d.file.save("x.txt", ContentFile(b"x"), save=True)
+
+    doc(Document.Kind.IMAGING, "MRI report 10/02/2026")
+    doc(Document.Kind.SUBMISSION_PACKET, "Submission packet as sent")
+    doc(Document.Kind.PAYER_LETTER, "Denial letter")
+    letter = appeal_letter_draft(denied)
+    assert "- MRI report 10/02/2026" in letter
+    assert "Submission packet as sent" not in letter and "Denial letter" not in letter
