@@ -2,8 +2,6 @@
 (tests/peers/pas_payer_server.mjs): our request bundles are validated by a FHIR
 implementation that is not ours, and its answers go through our parser."""
 
-import subprocess
-
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,62 +16,6 @@ from integrations.pas.channel import PasChannel
 from integrations.pas.models import Exchange, Submission
 from integrations.pas.services import case_poll, submission_request, submission_send
 from tests import factories as f
-from tests.integrations.pas.conftest import REPO
-
-
-class PayerPeer:
-    def __init__(self, port: int):
-        self.root = f"http://127.0.0.1:{port}"
-        self.base = f"{self.root}/fhir"
-
-    def admin(self, path: str, body: dict | None = None):
-        r = requests.post(f"{self.root}/__admin/{path}", json=body or {}, timeout=10)
-        r.raise_for_status()
-
-    def requests_log(self) -> list[dict]:
-        return requests.get(f"{self.root}/__admin/requests", timeout=10).json()
-
-
-@pytest.fixture(scope="session")
-def payer_server():
-    proc = subprocess.Popen(
-        ["node", str(REPO / "tests" / "peers" / "pas_payer_server.mjs"), "0"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING"), f"PAS peer did not start: {line} {proc.stderr.read()[:500]}"
-        yield PayerPeer(int(line.split()[1]))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture
-def peer(payer_server, pas_payer, settings):
-    payer_server.admin("clear")
-    pas_payer.fhir_base_url = payer_server.base
-    pas_payer.save()
-    settings.PAS_READ_TIMEOUT_SECONDS = 2
-    return payer_server
-
-
-@pytest.fixture
-def full_case(pas_case):
-    pas_case.summary_text = "Headaches for 8 weeks despite two preventive drugs; neurological exam abnormal."
-    pas_case.save()
-    plan = f.PlanFactory(payer=pas_case.payer, name="Harbor MA Choice (HMO)")
-    coverage = pas_case.order.coverage
-    coverage.plan = plan
-    coverage.group_number = "G-100"
-    coverage.save()
-    return pas_case
 
 
 def test_submit_is_accepted_by_medplum_and_decision_parsed(peer, full_case, coordinator):
