@@ -206,7 +206,11 @@ def _queue_events(now) -> int:
                 SandboxSubscription.objects.filter(pk=sub.pk).update(events_since_start=F("events_since_start") + 1)
                 sub.refresh_from_db(fields=["events_since_start"])
                 SandboxNotification.objects.create(
-                    subscription=sub, kind="event-notification", claim=claim, event_number=sub.events_since_start
+                    subscription=sub,
+                    kind="event-notification",
+                    claim=claim,
+                    event_number=sub.events_since_start,
+                    next_attempt_at=now,  # sent by this same push
                 )
                 made += 1
         SandboxClaim.objects.filter(pk__in=[c.pk for c in claims]).update(notified_at=now)

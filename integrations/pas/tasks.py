@@ -69,6 +69,6 @@ def ensure_subscriptions() -> int:
 def sandbox_push() -> dict:
     """Scheduled every minute (does nothing unless SANDBOX_ENABLED): the sandbox payer's
     handshakes and decision notifications to its subscribers, over HTTP."""
-    from integrations.pas.sandbox_push import sandbox_push_due
+    from integrations.pas.sandbox_notify import sandbox_push_due
 
     return sandbox_push_due()
