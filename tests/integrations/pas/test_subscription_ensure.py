@@ -273,3 +273,12 @@ def test_the_schedules_exist(db):
 
     assert Schedule.objects.get(name="pas.ensure_subscriptions").minutes == 60
     assert Schedule.objects.get(name="pas.sandbox_push").minutes == 1
+
+
+def test_production_without_public_base_url_is_warned_about(settings):
+    from integrations.pas.apps import public_base_url_check
+
+    settings.PRODUCTION, settings.PUBLIC_BASE_URL = True, ""
+    assert [w.id for w in public_base_url_check()] == ["pas.W001"]
+    settings.PUBLIC_BASE_URL = "https://pa.example.org"
+    assert public_base_url_check() == []
