@@ -94,7 +94,11 @@ class PayerSubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Switch off (no more attempts)", permissions=["change"])
     def switch_off(self, request, queryset):
-        count = queryset.update(state=PayerSubscription.State.OFF)
+        count = 0
+        for row in queryset.exclude(state=PayerSubscription.State.OFF):
+            row.state = PayerSubscription.State.OFF
+            row.save(update_fields=["state", "updated_at"])  # saved one by one: the audit log names who
+            count += 1
         self.message_user(request, f"{count} subscription(s) switched off.", messages.INFO)
 
 

@@ -58,6 +58,10 @@ def test_switch_off(admin_client, rows):
     )
     rows[0].refresh_from_db()
     assert rows[0].state == S.OFF
+    from auditlog.models import LogEntry
+
+    entry = LogEntry.objects.get_for_object(rows[0]).filter(action=LogEntry.Action.UPDATE).get()
+    assert entry.actor.username == "root" and "state" in entry.changes_dict
 
 
 def test_sandbox_subscriptions_hide_the_subscribers_secret(admin_client, sandbox_payer):
