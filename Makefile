@@ -25,6 +25,9 @@ migrate: $(STAMP) ## apply database migrations
 seed: migrate ## load the demo practice (idempotent)
 	$(PY) manage.py seed_demo --base-url http://$(HOST)
 
+# Payers' notifications come back to the address the app is served on (unless PUBLIC_BASE_URL says otherwise).
+run web worker: export PUBLIC_BASE_URL ?= http://$(HOST)
+
 run: seed ## set up and run the app (web + django-q2 cluster) on the embedded default
 	@echo "Open http://$(HOST)/ — demo logins are printed above."
 	@# The cluster starts a few seconds after the web server: the demo's first jobs call the built-in sandboxes.

@@ -170,6 +170,14 @@ if PRODUCTION and DEMO_MODE:
 if PRODUCTION and SANDBOX_ENABLED:
     raise ImproperlyConfigured("SANDBOX_ENABLED cannot be on in production.")
 
+# This app's public origin, as outside systems reach it: payers send PAS
+# notifications to PUBLIC_BASE_URL + /integrations/pas/notify/<payer>/ (Twilio
+# reads the same variable for its callbacks). The embedded default is the
+# address `make run` serves; production has none and must say it, over https.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "" if PRODUCTION else "http://127.0.0.1:8000").strip().rstrip("/")
+if PRODUCTION and PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be https:// in production.")
+
 # django-q2. Why these numbers (see ../docs and django-q2's traps):
 # - `retry` is when an unacknowledged task is redelivered, so it must exceed
 #   `timeout`, which must exceed the worst-case task (a payer call with its own

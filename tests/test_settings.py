@@ -26,7 +26,7 @@ print(json.dumps({
     "secret": s.SECRET_KEY, "hosts": s.ALLOWED_HOSTS, "tz": s.TIME_ZONE,
     "secure_cookies": s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE,
     "ssl_redirect": getattr(s, "SECURE_SSL_REDIRECT", False), "hsts": getattr(s, "SECURE_HSTS_SECONDS", 0),
-    "session_age": s.SESSION_COOKIE_AGE,
+    "session_age": s.SESSION_COOKIE_AGE, "public_base_url": s.PUBLIC_BASE_URL,
 }))
 """
 
@@ -127,3 +127,17 @@ def test_production_refuses_the_demo_and_the_sandbox_even_when_asked(flag):
     code, output = _run(PRODUCTION="1", SECRET_KEY=STRONG_KEY, **{flag: "1"})
     assert code != 0
     assert "ImproperlyConfigured" in output and flag in output
+
+
+def test_public_base_url_defaults_to_make_run_in_the_embedded_setup_and_to_nothing_in_production():
+    assert _settings()["public_base_url"] == "http://127.0.0.1:8000"
+    assert _settings(PUBLIC_BASE_URL="http://127.0.0.1:8123/")["public_base_url"] == "http://127.0.0.1:8123"
+    assert _settings(PRODUCTION="1", SECRET_KEY=STRONG_KEY)["public_base_url"] == ""
+    s = _settings(PRODUCTION="1", SECRET_KEY=STRONG_KEY, PUBLIC_BASE_URL="https://pa.example.org")
+    assert s["public_base_url"] == "https://pa.example.org"
+
+
+def test_production_refuses_a_public_base_url_that_is_not_https():
+    code, output = _run(PRODUCTION="1", SECRET_KEY=STRONG_KEY, PUBLIC_BASE_URL="http://pa.example.org")
+    assert code != 0
+    assert "ImproperlyConfigured" in output and "PUBLIC_BASE_URL" in output

@@ -34,6 +34,7 @@ CERTIFICATION_TYPE = PAS_SD + "extension-certificationType"
 X12_CERTIFICATION_TYPE = "https://codesystem.x12.org/005010/1322"  # X12 1322, request UM02
 CERTIFICATION_CANCEL = "3"
 NPI = "http://hl7.org/fhir/sid/us-npi"
+TAX_ID = "urn:oid:2.16.840.1.113883.4.4"  # US employer / taxpayer identification number
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 CODE_SYSTEMS = {
     "CPT": "http://www.ama-assn.org/go/cpt",
@@ -99,6 +100,8 @@ def _parties(b: _Builder, case: PriorAuthCase) -> dict:
     provider = {"resourceType": "Organization", "name": practice.name, "active": True}
     if practice.npi:
         provider["identifier"] = [{"system": NPI, "value": practice.npi}]
+    elif practice.tax_id:  # what a PAS subscription then filters on (org-identifier)
+        provider["identifier"] = [{"system": TAX_ID, "value": practice.tax_id}]
     urls["provider"] = b.add(provider)
     coverage = case.order.coverage or case.patient.coverages.filter(payer=payer).first()
     cov = {

@@ -31,6 +31,7 @@ class PasChannel:
         Submission.objects.filter(idempotency_key=submission_key).update(sent_supporting=sent_supporting(bundle))
         body, exchange = _call(client, Exchange.Operation.SUBMIT, case, submission_key, bundle)
         decision = _parse(body, exchange)
+        _keep_response_id(submission_key, body)
         tracking = decision.payer_tracking_id or submission_key
         # A payer that decided at once says so in the $submit answer; "queued" means later.
         final = decision if decision.status != "still_pending" else None
@@ -42,7 +43,9 @@ class PasChannel:
         body, exchange = _call(client, Exchange.Operation.INQUIRE, case, submission_key, bundle)
         if body.get("resourceType") == "Bundle" and not body.get("entry"):
             return None  # the payer does not know this request
-        return _parse(body, exchange)
+        decision = _parse(body, exchange)
+        _keep_response_id(submission_key, body)
+        return decision
 
     def cancel(self, case, *, submission_key: str, cancel_key: str = "") -> PayerDecision:
         """Withdraw the request sent under `submission_key` with a Claim Update whose
@@ -106,6 +109,25 @@ def _call(client: PasClient, operation: str, case, submission_key: str, bundle: 
     exchange.finished_at = timezone.now()
     exchange.save(update_fields=["result", "http_status", "response", "finished_at"])
     return body, exchange
+
+
+def response_id(body: dict) -> str:
+    """The id of the (first) ClaimResponse in a PAS answer: its id, else the tail of its fullUrl."""
+    for entry in body.get("entry") or []:
+        resource = (entry or {}).get("resource") or {}
+        if resource.get("resourceType") == "ClaimResponse":
+            rid = resource.get("id") or str(entry.get("fullUrl") or "").rstrip("/").split("/")[-1].split(":")[-1]
+            return str(rid)[:64]
+    return ""
+
+
+def _keep_response_id(submission_key: str, body: dict) -> None:
+    # A subscription notification names the ClaimResponse, not our request: keep its id to match.
+    rid = response_id(body)
+    if rid:
+        Submission.objects.filter(idempotency_key=submission_key).exclude(payer_response_id=rid).update(
+            payer_response_id=rid
+        )
 
 
 def _parse(body: dict, exchange: Exchange) -> PayerDecision:

@@ -1,4 +1,4 @@
-"""HTTP to a payer's PAS endpoint: `Claim/$submit` and `Claim/$inquire`.
+"""HTTP to a payer's PAS endpoint: `Claim/$submit`, `Claim/$inquire` and `Subscription`.
 
 The only code that talks HTTP to PAS payers. Vendor errors become
 `IntegrationError`: timeouts, connection errors, 429 and 5xx are transient
@@ -42,32 +42,52 @@ class PasClient:
     def inquire(self, bundle: dict) -> tuple[int, dict]:
         return self._post("inquire", bundle)
 
+    def create_subscription(self, subscription: dict) -> tuple[int, dict]:
+        """`POST [base]/Subscription`: the payer's answer (normally the Subscription with its id)."""
+        return self._send(f"{self.base_url}/Subscription", subscription, "Subscription", diagnostics=True)
+
     def _post(self, operation: str, bundle: dict) -> tuple[int, dict]:
+        return self._send(self.url(operation), bundle, f"${operation}")
+
+    def _send(self, url: str, body: dict, label: str, *, diagnostics: bool = False) -> tuple[int, dict]:
         try:
             response = _session().post(
-                self.url(operation),
-                json=bundle,
+                url,
+                json=body,
                 headers={"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"},
                 timeout=self.timeout,
             )
         except requests.Timeout:
-            raise IntegrationError(f"${operation}: the payer did not answer in time") from None
+            raise IntegrationError(f"{label}: the payer did not answer in time") from None
         except requests.RequestException as exc:
-            raise IntegrationError(f"${operation}: cannot reach the payer ({type(exc).__name__})") from None
+            raise IntegrationError(f"{label}: cannot reach the payer ({type(exc).__name__})") from None
         status = response.status_code
         if status == 429 or status >= 500:
-            raise IntegrationError(f"${operation}: payer answered HTTP {status}")
+            said = f"{label}: payer answered HTTP {status}"
+            if diagnostics:  # what the payer says about its own failure, when it says it
+                said += _diagnostics_of(response)
+            raise IntegrationError(said)
         try:
-            body = response.json()
+            answer = response.json()
         except ValueError:
-            raise IntegrationError(f"${operation}: payer answered HTTP {status} with a body that is not JSON") from None
+            raise IntegrationError(f"{label}: payer answered HTTP {status} with a body that is not JSON") from None
         if status >= 400:
             raise IntegrationError(
-                f"${operation}: payer refused the request (HTTP {status}): {_issues(body)}", permanent=True
+                f"{label}: payer refused the request (HTTP {status}): {_issues(answer)}", permanent=True
             )
-        if not isinstance(body, dict):
-            raise IntegrationError(f"${operation}: payer answered with JSON that is not a resource")
-        return status, body
+        if not isinstance(answer, dict):
+            raise IntegrationError(f"{label}: payer answered with JSON that is not a resource")
+        return status, answer
+
+
+def _diagnostics_of(response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        return f": {_issues(body)}"
+    return ""
 
 
 def _issues(body) -> str:

@@ -52,6 +52,9 @@ class Submission(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     payer_tracking_id = models.CharField(max_length=80, blank=True)
+    # The id of the payer's ClaimResponse to this request (from the $submit answer or a later
+    # $inquire): what a subscription notification names in its focus.
+    payer_response_id = models.CharField(max_length=64, blank=True, db_index=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -162,6 +165,52 @@ class PayerLink(models.Model):
         return self.breaker_state == self.Breaker.OPEN and self.open_until is not None and self.open_until > now
 
 
+class PayerSubscription(models.Model):
+    """Our FHIR Subscription at one payer for one practice (Da Vinci PAS topic, R4 Backport).
+
+    PAS subscriptions are per requesting provider organization, not per request:
+    the payer pushes a notification when a result for any of the practice's
+    pended requests is ready, and we re-check the matching cases with $inquire.
+    The row is written before the call, so every attempt leaves a trace.
+    """
+
+    class State(models.TextChoices):
+        NOT_CONFIGURED = "not_configured", "Not configured"  # something we need is missing: see last_error
+        REQUESTED = "requested", "Requested"  # the payer took it, not yet confirmed by a handshake
+        ACTIVE = "active", "Active"
+        ERROR = "error", "Error"  # the last attempt failed: see last_error; retried hourly
+        OFF = "off", "Off"  # switched off by an admin: never created or retried
+
+    payer = models.ForeignKey("payers.Payer", on_delete=models.CASCADE, related_name="+")
+    practice = models.ForeignKey("cases.Practice", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NOT_CONFIGURED)
+    subscription_id = models.CharField("payer's Subscription id", max_length=64, blank=True)
+    org_identifier = models.CharField(
+        max_length=40, blank=True, help_text="The practice identifier the subscription filters on (org-identifier)."
+    )
+    endpoint = models.CharField(max_length=300, blank=True, help_text="Where the payer sends notifications.")
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # A worker holds the row while it calls the payer (so two workers never POST twice).
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    handshake_at = models.DateTimeField(null=True, blank=True)
+    last_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last handshake, heartbeat or event notification received."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["payer", "practice"], name="payer_subscription_unique"),
+        ]
+        ordering = ["payer_id", "practice_id"]
+
+    def __str__(self) -> str:
+        return f"Subscription of practice {self.practice_id} at payer {self.payer_id} ({self.state})"
+
+
 class SandboxPayer(models.Model):
     """Behaviour of one payer played by the app's own sandbox (SANDBOX_ENABLED only).
 
@@ -190,11 +239,79 @@ class SandboxClaim(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     decide_at = models.DateTimeField()
     claim = models.JSONField(help_text="The Claim as received (what the sandbox needs to answer).")
+    # The requesting organization's identifier (Claim.provider): what PAS subscriptions filter on.
+    requester_identifier = models.CharField(max_length=40, blank=True)
+    # When subscribers were told the decision (or it was in the $submit answer itself).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["sandbox_payer", "claim_identifier"], name="sandbox_claim_unique")
         ]
+        indexes = [
+            models.Index(fields=["decide_at"], condition=Q(notified_at__isnull=True), name="sandbox_claim_to_notify"),
+        ]
 
     def __str__(self) -> str:
         return f"Sandbox claim {self.claim_identifier}"
+
+
+class SandboxSubscription(models.Model):
+    """A Subscription a client created at the sandbox payer (`POST [base]/Subscription`).
+
+    Topic-based (R4 Backport, the PAS topic with an org-identifier filter) or
+    the reference implementation's older shape (criteria as a search string).
+    """
+
+    class Kind(models.TextChoices):
+        TOPIC = "topic", "PAS topic (R4 Backport)"
+        CRITERIA = "criteria", "Search criteria (R4 classic)"
+
+    sandbox_payer = models.ForeignKey(SandboxPayer, on_delete=models.CASCADE, related_name="subscriptions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # Subscription.status as FHIR has it: active / error / off.
+    fhir_status = models.CharField(max_length=10, default="active")
+    criteria = models.TextField()
+    # Topic-based: the org-identifier filter values; classic: the search parameters.
+    filters = models.JSONField(default=dict, blank=True)
+    endpoint = models.CharField(max_length=500)
+    headers = models.JSONField(default=list, blank=True)
+    payload_content = models.CharField(max_length=16, blank=True)  # empty / id-only / full-resource
+    payload_type = models.CharField(max_length=40, blank=True)  # channel.payload (a MIME type); none = no body
+    events_since_start = models.PositiveIntegerField(default=0)
+    resource = models.JSONField(help_text="The Subscription as received.")
+    # The sandbox payer's FHIR base as the subscriber called it (for the references in notifications).
+    base_url = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Sandbox subscription {self.pk} ({self.fhir_status})"
+
+
+class SandboxNotification(models.Model):
+    """One notification the sandbox payer owes a subscriber: sent by the push schedule, retried a few times."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    subscription = models.ForeignKey(SandboxSubscription, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20)  # handshake / heartbeat / event-notification
+    claim = models.ForeignKey(SandboxClaim, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    event_number = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="sandbox_notification_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sandbox {self.kind} {self.pk} ({self.state})"

@@ -106,6 +106,20 @@ def _is_cancel(claim: dict) -> bool:
     return False
 
 
+def requester_identifier(claim: dict, entries: list[dict]) -> str:
+    """The requesting organization's identifier (Claim.provider): what PAS subscriptions filter on."""
+    entry = _find_entry(entries, claim.get("provider"))
+    for ident in ((entry or {}).get("resource") or {}).get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("value"):
+            return str(ident["value"])[:40]
+    return ""
+
+
+def claim_response_id(row: SandboxClaim) -> str:
+    """The id of the ClaimResponse the sandbox answers a stored request with (stable per request)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, row.claim_identifier).hex
+
+
 def _request_parts(bundle: dict) -> tuple[dict, list[dict]]:
     entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
     if not entries or entries[0]["resource"].get("resourceType") != "Claim":
@@ -125,7 +139,7 @@ def response_bundle(row: SandboxClaim, *, now) -> dict:
     rng = random.Random(row.claim_identifier + "/detail")
     cr = {
         "resourceType": "ClaimResponse",
-        "id": uuid.uuid5(uuid.NAMESPACE_URL, row.claim_identifier).hex,
+        "id": claim_response_id(row),
         "meta": {"profile": [CLAIM_RESPONSE_PROFILE]},
         "identifier": [{"system": f"urn:sandbox-payer:{row.sandbox_payer.slug}", "value": f"SBX-{row.pk:06d}"}],
         "status": "active",
@@ -268,7 +282,9 @@ def operation(request, payer: str, op: str):
             if _is_cancel(claim):
                 review, decide_at = "C", now
                 # The withdrawn request answers "cancelled" from now on ($inquire on it says so too).
-                SandboxClaim.objects.filter(pk=prior.pk).update(review_action="C", decide_at=min(prior.decide_at, now))
+                SandboxClaim.objects.filter(pk=prior.pk).update(
+                    review_action="C", decide_at=min(prior.decide_at, now), notified_at=prior.notified_at or now
+                )
             elif prior.decide_at <= now and prior.review_action != "A4":
                 return _outcome(422, "Only a pended or undecided request can be updated: send a new request.")
             else:
@@ -281,6 +297,9 @@ def operation(request, payer: str, op: str):
                 received_at=now,
                 decide_at=decide_at,
                 claim=stored,
+                requester_identifier=requester_identifier(claim, entries),
+                # Decided at once: the answer below carries it, so subscribers are not told again.
+                notified_at=now if decide_at <= now else None,
             )
         except IntegrityError:  # the same request twice at once: answer about the first
             row = SandboxClaim.objects.get(sandbox_payer=sp, claim_identifier=identifier)

@@ -22,6 +22,7 @@ from cases.transitions import can_transition, transition
 from integrations.base import DecisionStatus, IntegrationError, PayerDecision, SubmissionReceipt
 from integrations.pas.models import CaseTracking, PayerLink, Submission
 from integrations.pas.parse import PasResponseError
+from integrations.pas.subscriptions import subscription_wanted
 from integrations.registry import channel_name_for, get_channel, has_channel
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,9 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt) -> 
         CaseTracking.objects.update_or_create(case=case, defaults={"poll_failures": 0, "last_error": ""})
         if receipt.decision is not None:
             decision_apply(case=case, decision=receipt.decision, source="submit")
+        else:
+            # Queued with the payer (PAS: pended, no result yet): subscribe for its notification too.
+            subscription_wanted(case=case)
 
 
 def _submission_failed(submission: Submission, case: PriorAuthCase, exc: Exception) -> None:
@@ -631,6 +635,9 @@ def decision_apply(*, case: PriorAuthCase, decision: PayerDecision, source: str)
         tracking.last_decision = decision.status
         tracking.save()
         outcome_branch(case=locked, decision=decision, event=event)
+        if target == Status.PENDED:
+            # The result will come later: ask the payer to tell us (PAS subscription), once per practice.
+            subscription_wanted(case=locked)
     case.refresh_from_db()
     return event
 

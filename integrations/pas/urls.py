@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.pas import sandbox, views
+from integrations.pas import sandbox, sandbox_notify, views
 
 app_name = "pas"
 
@@ -8,4 +8,10 @@ urlpatterns = [
     path("integrations/pas/notify/<int:payer_id>/", views.notify, name="notify"),
     path("cases/<int:pk>/submission/", views.case_submission, name="case_submission"),
     path("sandbox/payer/<slug:payer>/fhir/Claim/$<str:op>", sandbox.operation, name="sandbox_operation"),
+    path("sandbox/payer/<slug:payer>/fhir/Subscription", sandbox_notify.subscription, name="sandbox_subscriptions"),
+    path(
+        "sandbox/payer/<slug:payer>/fhir/Subscription/<int:pk>",
+        sandbox_notify.subscription,
+        name="sandbox_subscription",
+    ),
 ]

@@ -16,6 +16,8 @@
 //                              with review action C.
 //   POST /fhir/Claim/$inquire  finds the stored Claim by identifier and answers
 //                              with its ClaimResponse (or an empty searchset).
+//   POST /fhir/Subscription    validated with Medplum's R4 validator (the in-memory
+//                              router stores anything), then created by the router.
 // Test controls:
 //   POST /__admin/decide   {"code": "A1|A2|A3|A4|NA|queued"} the review action for new requests
 //   POST /__admin/fault    {"match": "$submit", "mode": "503|timeout", "times": 1}
@@ -217,6 +219,13 @@ const server = http.createServer(async (req, res) => {
     try { body = raw ? JSON.parse(raw) : undefined; } catch { return send(400, outcome('structure', 'body is not JSON')); }
     if (req.method === 'POST' && path === '/Claim/$submit') return send(...(await submit(body)));
     if (req.method === 'POST' && path === '/Claim/$inquire') return send(...(await inquire(body)));
+    if (req.method === 'POST' && path === '/Subscription') {
+      try {
+        validateResource(body);
+      } catch (err) {
+        return send(400, outcome('invalid', `not a valid R4 Subscription: ${err.message}`));
+      }
+    }
     const [status, resource] = await fhir(req.method, path + url.search, body);
     return send(status, resource);
   } catch (err) {

@@ -1,7 +1,12 @@
 import json
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from cases.models import Status
 from integrations.pas.models import PayerLink, SandboxPayer
@@ -60,3 +65,118 @@ def q_sync(monkeypatch):
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", True)
+
+
+# --- Medplum's FHIR engine playing a PAS payer (tests/peers/pas_payer_server.mjs) ------------------
+
+
+class PayerPeer:
+    def __init__(self, port: int):
+        self.root = f"http://127.0.0.1:{port}"
+        self.base = f"{self.root}/fhir"
+
+    def admin(self, path: str, body: dict | None = None):
+        r = requests.post(f"{self.root}/__admin/{path}", json=body or {}, timeout=10)
+        r.raise_for_status()
+
+    def requests_log(self) -> list[dict]:
+        return requests.get(f"{self.root}/__admin/requests", timeout=10).json()
+
+
+@pytest.fixture(scope="session")
+def payer_server():
+    proc = subprocess.Popen(
+        ["node", str(REPO / "tests" / "peers" / "pas_payer_server.mjs"), "0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("LISTENING"), f"PAS peer did not start: {line} {proc.stderr.read()[:500]}"
+        yield PayerPeer(int(line.split()[1]))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def peer(payer_server, pas_payer, settings):
+    payer_server.admin("clear")
+    pas_payer.fhir_base_url = payer_server.base
+    pas_payer.save()
+    settings.PAS_READ_TIMEOUT_SECONDS = 2
+    return payer_server
+
+
+@pytest.fixture
+def full_case(pas_case):
+    pas_case.summary_text = "Headaches for 8 weeks despite two preventive drugs; neurological exam abnormal."
+    pas_case.save()
+    plan = f.PlanFactory(payer=pas_case.payer, name="Harbor MA Choice (HMO)")
+    coverage = pas_case.order.coverage
+    coverage.plan = plan
+    coverage.group_number = "G-100"
+    coverage.save()
+    return pas_case
+
+
+# --- a plain HTTP endpoint on loopback that records what it is sent --------------------------------
+
+
+class Endpoint:
+    """Answers each POST with the next scripted reply (status, body bytes, delay) — the last one
+    repeats — and records method, path, headers and body."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.replies: list[tuple[int, bytes, float]] = [(201, b"{}", 0.0)]
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.received.append(
+                    {"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                status, reply, delay = endpoint.replies[0] if len(endpoint.replies) == 1 else endpoint.replies.pop(0)
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/fhir+json")
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reply(self, *replies):
+        """Script the replies: each (status, body) or (status, body, delay); a dict body is sent as JSON."""
+        self.replies = [
+            (r[0], json.dumps(r[1]).encode() if isinstance(r[1], (dict, list)) else r[1], r[2] if len(r) > 2 else 0.0)
+            for r in replies
+        ]
+
+    def json_bodies(self) -> list[dict]:
+        return [json.loads(r["body"]) for r in self.received if r["body"]]
+
+
+@pytest.fixture
+def endpoint():
+    ep = Endpoint()
+    yield ep
+    ep.server.shutdown()
+    ep.server.server_close()

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
+from django_q.models import OrmQ
 
 from cases.models import Status
-from integrations.pas.demo import demo_pas_sandbox
+from integrations.pas.demo import DEMO_POLL_MINUTES, demo_pas_sandbox
 from integrations.pas.models import PayerLink, SandboxClaim, SandboxPayer
 from tests import factories as f
 
@@ -15,10 +18,19 @@ def test_demo_points_pas_payers_at_the_sandbox_and_registers_submitted_cases(pas
     pas_case.payer.refresh_from_db()
     assert pas_case.payer.fhir_base_url == "http://127.0.0.1:8000/sandbox/payer/harbor-medicare-advantage/fhir"
     assert SandboxPayer.objects.filter(slug="harbor-medicare-advantage").exists()
-    assert PayerLink.objects.get(payer=pas_case.payer).poll_minutes == 1
-    assert SandboxClaim.objects.get().claim_identifier == f"case-{pas_case.pk}"
+    link = PayerLink.objects.get(payer=pas_case.payer)
+    assert link.poll_minutes == DEMO_POLL_MINUTES and link.notify_secret
+    claim = SandboxClaim.objects.get()
+    assert claim.claim_identifier == f"case-{pas_case.pk}"
+    assert claim.notified_at is None  # its decision is pushed when it comes
     pas_case.refresh_from_db()
-    assert pas_case.next_poll_at is not None
+    # The poll is only the safety net, after the sandbox's push had its chance.
+    assert pas_case.next_poll_at >= claim.decide_at + timedelta(minutes=DEMO_POLL_MINUTES)
+    # The practice subscribes for notifications: a task for the cluster.
+    assert OrmQ.objects.count() == 1
+    # A second seed keeps the secret the sandbox's subscriptions send back.
+    assert demo_pas_sandbox(base_url="http://127.0.0.1:8000/") == 1
+    assert PayerLink.objects.get(payer=pas_case.payer).notify_secret == link.notify_secret
     portal.refresh_from_db()
     assert portal.fhir_base_url == ""
 

@@ -2,8 +2,6 @@
 (tests/peers/pas_payer_server.mjs): our request bundles are validated by a FHIR
 implementation that is not ours, and its answers go through our parser."""
 
-import subprocess
-
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,65 +13,10 @@ from integrations.base import DecisionStatus as D
 from integrations.base import IntegrationError
 from integrations.pas.bundle import CLAIM_UPDATE_PROFILE, SUBMISSION_SYSTEM
 from integrations.pas.channel import PasChannel
-from integrations.pas.models import Exchange, Submission
+from integrations.pas.models import Exchange, PayerLink, PayerSubscription, Submission
 from integrations.pas.services import case_poll, submission_request, submission_send
+from integrations.pas.subscriptions import PAS_TOPIC, subscription_ensure
 from tests import factories as f
-from tests.integrations.pas.conftest import REPO
-
-
-class PayerPeer:
-    def __init__(self, port: int):
-        self.root = f"http://127.0.0.1:{port}"
-        self.base = f"{self.root}/fhir"
-
-    def admin(self, path: str, body: dict | None = None):
-        r = requests.post(f"{self.root}/__admin/{path}", json=body or {}, timeout=10)
-        r.raise_for_status()
-
-    def requests_log(self) -> list[dict]:
-        return requests.get(f"{self.root}/__admin/requests", timeout=10).json()
-
-
-@pytest.fixture(scope="session")
-def payer_server():
-    proc = subprocess.Popen(
-        ["node", str(REPO / "tests" / "peers" / "pas_payer_server.mjs"), "0"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING"), f"PAS peer did not start: {line} {proc.stderr.read()[:500]}"
-        yield PayerPeer(int(line.split()[1]))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture
-def peer(payer_server, pas_payer, settings):
-    payer_server.admin("clear")
-    pas_payer.fhir_base_url = payer_server.base
-    pas_payer.save()
-    settings.PAS_READ_TIMEOUT_SECONDS = 2
-    return payer_server
-
-
-@pytest.fixture
-def full_case(pas_case):
-    pas_case.summary_text = "Headaches for 8 weeks despite two preventive drugs; neurological exam abnormal."
-    pas_case.save()
-    plan = f.PlanFactory(payer=pas_case.payer, name="Harbor MA Choice (HMO)")
-    coverage = pas_case.order.coverage
-    coverage.plan = plan
-    coverage.group_number = "G-100"
-    coverage.save()
-    return pas_case
 
 
 def test_submit_is_accepted_by_medplum_and_decision_parsed(peer, full_case, coordinator):
@@ -200,3 +143,82 @@ def test_cancel_of_a_request_the_payer_never_had_is_refused_as_permanent(peer, f
     with pytest.raises(IntegrationError) as err:
         PasChannel().cancel(full_case, submission_key="never-sent", cancel_key="c-1")
     assert err.value.permanent and "never submitted" in str(err.value)
+
+
+# --- subscriptions ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def subscribable(peer, full_case, settings):
+    settings.PUBLIC_BASE_URL = "https://pa.example.org"
+    PayerLink.objects.create(payer=full_case.payer, notify_secret="peer-secret")
+    full_case.practice.npi = "1234567893"
+    full_case.practice.save()
+    return full_case
+
+
+def test_our_subscription_is_accepted_by_medplum(subscribable, peer):
+    row = subscription_ensure(payer_id=subscribable.payer_id, practice_id=subscribable.practice_id)
+    assert row.state == PayerSubscription.State.REQUESTED, row.last_error
+    stored = requests.get(f"{peer.base}/Subscription/{row.subscription_id}", timeout=10).json()
+    assert stored["criteria"] == PAS_TOPIC
+    assert stored["_criteria"]["extension"][0]["valueString"] == "org-identifier=1234567893"
+    assert stored["channel"]["_payload"]["extension"][0]["valueCode"] == "id-only"
+    assert [(r["method"], r["path"]) for r in peer.requests_log()][0] == ("POST", "/Subscription")
+
+
+def test_an_invalid_subscription_is_refused_by_medplum_with_its_reason(subscribable, peer, monkeypatch):
+    from integrations.pas import subscriptions
+
+    real = subscriptions.subscription_resource
+
+    def broken(**kwargs):
+        resource = real(**kwargs)
+        resource["channel"]["header"] = "Authorization: Bearer x"  # must be a list of strings
+        return resource
+
+    monkeypatch.setattr(subscriptions, "subscription_resource", broken)
+    row = subscription_ensure(payer_id=subscribable.payer_id, practice_id=subscribable.practice_id)
+    assert row.state == PayerSubscription.State.ERROR
+    assert "HTTP 400" in row.last_error and "not a valid R4 Subscription" in row.last_error
+    assert "Subscription.channel.header" in row.last_error
+
+
+def test_a_notification_naming_the_peers_claim_response_wakes_the_case(client, subscribable, peer, coordinator):
+    peer.admin("decide", {"code": "queued"})
+    sub = submission_request(case=subscribable, actor=coordinator)
+    submission_send(submission_id=sub.pk)
+    sub.refresh_from_db()
+    (cr,) = [
+        e["resource"]
+        for e in requests.get(f"{peer.base}/ClaimResponse", timeout=10).json()["entry"]
+        if e["resource"]["resourceType"] == "ClaimResponse"
+    ]
+    assert sub.payer_response_id == cr["id"]  # kept from the $submit answer
+    focus = f"{peer.base}/ClaimResponse/{cr['id']}"
+    body = {
+        "resourceType": "Bundle",
+        "type": "history",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Parameters",
+                    "parameter": [
+                        {"name": "type", "valueCode": "event-notification"},
+                        {
+                            "name": "notification-event",
+                            "part": [{"name": "focus", "valueReference": {"reference": focus}}],
+                        },
+                    ],
+                }
+            },
+            {"fullUrl": focus, "request": {"method": "PUT", "url": f"ClaimResponse/{cr['id']}"}},
+        ],
+    }
+    r = client.post(
+        f"/integrations/pas/notify/{subscribable.payer_id}/",
+        data=body,
+        content_type="application/fhir+json",
+        HTTP_AUTHORIZATION="Bearer peer-secret",
+    )
+    assert r.status_code == 202 and r.json()["accepted"] == 1

@@ -46,7 +46,7 @@ def _post(client, payer_id, body, secret=SECRET):
 def test_notification_wakes_the_case_for_an_inquire(client, notifiable, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         r = _post(client, notifiable.payer_id, _notification(f"case-{notifiable.pk}-sub-1"))
-    assert r.status_code == 202 and r.json() == {"accepted": 1}
+    assert r.status_code == 202 and r.json()["accepted"] == 1
     assert len(callbacks) == 1  # the poll task, enqueued after commit
     notifiable.refresh_from_db()
     assert notifiable.status == Status.SUBMITTED  # a hint only: nothing applied from the payload
@@ -73,7 +73,7 @@ def test_notification_cannot_wake_another_payers_case(client, notifiable):
     other = f.PayerFactory(name="Other")
     PayerLink.objects.create(payer=other, notify_secret="other-secret")
     r = _post(client, other.pk, _notification(f"case-{notifiable.pk}-sub-1"), secret="other-secret")
-    assert r.json() == {"accepted": 0}
+    assert r.status_code == 202 and r.json()["accepted"] == 0
 
 
 def test_submission_fragment_access_matrix(
