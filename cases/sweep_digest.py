@@ -7,8 +7,7 @@ the sweep page, where signing in shows the rest.
 
 from __future__ import annotations
 
-import os
-
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db.models import Count
 from django.urls import reverse
@@ -21,7 +20,7 @@ def digest_body(*, sweep: Sweep, user: User) -> tuple[str, str]:
     rows = SweepItem.objects.filter(sweep=sweep).visible_to(user).order_by().values("bucket").annotate(n=Count("pk"))
     counts = {row["bucket"]: row["n"] for row in rows}
     total = sum(counts.values())
-    base = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    base = settings.PUBLIC_BASE_URL
     lines = [f"The {sweep.run_date:%A %b} {sweep.run_date.day} sweep has {total} item(s) for you:", ""]
     lines += [f"  {label}: {counts.get(value, 0)}" for value, label in Bucket.choices]
     lines += ["", f"Open the sweep: {base}{reverse('sweep:page')}", ""]

@@ -190,7 +190,8 @@ def test_manager_runs_a_sweep_now(time_machine, client, manager, make_case):
     assert sweep.counts[Bucket.READY_TO_SUBMIT] == 1
 
 
-def test_digest_has_counts_and_a_link_but_no_phi(swept, practice, manager, coordinator, front_desk):
+def test_digest_has_counts_and_a_link_but_no_phi(swept, practice, manager, coordinator, front_desk, settings):
+    settings.PUBLIC_BASE_URL = "https://pa.example.org"
     sweep, cases = swept
     for user in (manager, coordinator, front_desk):
         user.email = f"{user.username}@example.org"
@@ -202,7 +203,7 @@ def test_digest_has_counts_and_a_link_but_no_phi(swept, practice, manager, coord
     assert "  Ready to submit: 3" in by_reader["mgr@example.org"].body
     assert "  Schedule at risk: 1" in by_reader["desk@example.org"].body
     assert "  Ready to submit: 0" in by_reader["desk@example.org"].body
-    assert "/sweep/" in by_reader["mgr@example.org"].body
+    assert "Open the sweep: https://pa.example.org/sweep/" in by_reader["mgr@example.org"].body
     for message in mail.outbox:
         text = message.subject + message.body
         for case in cases.values():
