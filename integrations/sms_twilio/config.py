@@ -48,7 +48,8 @@ def sms_config() -> SmsConfig:
         auth_token=env.get("TWILIO_AUTH_TOKEN", "").strip(),
         messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip(),
         from_number=env.get("TWILIO_FROM_NUMBER", "").strip(),
-        public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+        # One reading of the variable for the whole app (priorauth/settings.py).
+        public_base_url=(getattr(settings, "PUBLIC_BASE_URL", "") or "").strip().rstrip("/"),
         api_base_url=env.get("TWILIO_API_BASE_URL", "").strip().rstrip("/"),
         console_file=env.get("SMS_CONSOLE_FILE", "").strip(),
     )

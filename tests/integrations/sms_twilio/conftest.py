@@ -29,12 +29,12 @@ IN_WINDOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def sms_env(monkeypatch, tmp_path):
+def sms_env(monkeypatch, tmp_path, settings):
     """The console backend writing to a file, with webhook credentials set."""
     monkeypatch.setenv("SMS_BACKEND", "console")
     monkeypatch.setenv("SMS_CONSOLE_FILE", str(tmp_path / "sms.jsonl"))
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE_URL)
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
     return tmp_path / "sms.jsonl"
 
 

@@ -20,13 +20,13 @@ from tests.integrations.sms_twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBL
 
 
 @pytest.fixture
-def twilio_env(monkeypatch, prism_url):
+def twilio_env(monkeypatch, prism_url, settings):
     monkeypatch.setenv("SMS_BACKEND", "twilio")
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", SERVICE_SID)
     monkeypatch.delenv("TWILIO_FROM_NUMBER", raising=False)
-    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE_URL)
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
     monkeypatch.setenv("TWILIO_API_BASE_URL", prism_url)
 
 
@@ -111,3 +111,12 @@ def test_production_defaults_to_twilio_and_check_fails_without_credentials(monke
     monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
     errors = check_sms_config()
     assert [e.id for e in errors] == ["sms_twilio.E001"]
+
+
+def test_twilio_backend_without_a_public_base_url_fails_loudly(twilio_env, settings):
+    # the one PUBLIC_BASE_URL of the settings (empty in production unless set) is what signatures are checked against
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.PUBLIC_BASE_URL = ""
+    with pytest.raises(ImproperlyConfigured, match="PUBLIC_BASE_URL"):
+        sms_config()
