@@ -22,7 +22,8 @@ import zoneinfo
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from cases.models import Practice, PriorAuthCase, Role, Status, Task
@@ -57,9 +58,15 @@ def authorizations_watch(*, practice: Practice, now: datetime | None = None) -> 
     )
     counts = {"warned": 0, "expired": 0}
 
+    # Cases already warned about this end date are not read again every hour.
+    warned = Task.objects.filter(
+        case=OuterRef("pk"),
+        kind=Task.Kind.RENEW_AUTH,
+        dedupe_key=Concat(Value("auth-ends-"), Cast(OuterRef("auth_effective_end"), CharField())),
+    )
     ending_soon = approved.filter(
         auth_effective_end__gte=today, auth_effective_end__lte=today + timedelta(days=EXPIRY_WARNING_DAYS)
-    )
+    ).exclude(Exists(warned))
     for case in ending_soon:
         end = case.auth_effective_end
         scheduled = case.order.scheduled_date

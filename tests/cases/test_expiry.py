@@ -62,7 +62,13 @@ def test_warning_is_made_once_and_again_for_an_extended_end(practice, make_case)
     case = approved(make_case, ends=TODAY + dt.timedelta(days=5))
     watch(practice)
     # when the watch runs again (a restart, the next hour)
-    assert watch(practice)["warned"] == 0
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert watch(practice)["warned"] == 0
+    # then the warned case is not even tried again (no insert that the dedupe key would refuse)
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "cases_task"')]
     # then there is still one task
     assert len(renew_tasks(case)) == 1
     # and when the payer extends the authorization, the new end date is watched afresh
