@@ -2,7 +2,6 @@
 with a Synthea bundle generated with a fixed seed (tests/fixtures/synthea)."""
 
 import json
-import subprocess
 import uuid
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ from django.core.cache import cache
 from cases.models import Role
 from integrations.ehr_fhir.models import EhrConnection
 from tests import factories as f
+from tests.peers.launch import node_peer
 
 ROOT = Path(__file__).resolve().parents[3]
 BUNDLE = ROOT / "tests" / "fixtures" / "synthea" / "patient_bundle.json"
@@ -85,23 +85,8 @@ def ehr_server(tmp_path_factory):
     ec_private, ec_public = _pem(ec.generate_private_key(ec.SECP384R1()))
     config = tmp_path_factory.mktemp("ehr") / "config.json"
     config.write_text(json.dumps({"clients": {"rs-client": rsa_public, "es-client": ec_public}, "tokenTtl": 300}))
-    proc = subprocess.Popen(
-        ["node", str(ROOT / "tests" / "peers" / "ehr_fhir_server.mjs"), "0", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING"), f"EHR server did not start: {line} {proc.stderr.read()[:500]}"
-        yield EhrPeer(int(line.split()[1]), {"RS384": ("rs-client", rsa_private), "ES384": ("es-client", ec_private)})
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with node_peer("ehr_fhir_server.mjs", str(config), label="EHR server") as port:
+        yield EhrPeer(port, {"RS384": ("rs-client", rsa_private), "ES384": ("es-client", ec_private)})
 
 
 @pytest.fixture

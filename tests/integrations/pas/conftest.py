@@ -1,5 +1,4 @@
 import json
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ from cases.models import Status
 from integrations.pas.models import PayerLink, SandboxPayer
 from payers.models import Channel
 from tests import factories as f
+from tests.peers.launch import node_peer
 from tests.shared_data import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[3]
@@ -85,23 +85,8 @@ class PayerPeer:
 
 @pytest.fixture(scope="session")
 def payer_server():
-    proc = subprocess.Popen(
-        ["node", str(REPO / "tests" / "peers" / "pas_payer_server.mjs"), "0"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING"), f"PAS peer did not start: {line} {proc.stderr.read()[:500]}"
-        yield PayerPeer(int(line.split()[1]))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with node_peer("pas_payer_server.mjs", label="PAS peer") as port:
+        yield PayerPeer(port)
 
 
 @pytest.fixture
