@@ -16,18 +16,9 @@ import requests
 from integrations.base import IntegrationError
 from integrations.ehr_fhir import auth
 from integrations.ehr_fhir.models import EhrConnection, PhiAccessLog
+from integrations.fhir_json import FHIR_JSON, outcome_text
 
-FHIR_JSON = "application/fhir+json"
 MAX_PAGES = 50
-
-
-def _outcome_text(body: dict) -> str:
-    issues = body.get("issue") or []
-    texts = []
-    for issue in issues[:3]:
-        text = (issue.get("details") or {}).get("text") or issue.get("diagnostics") or issue.get("code") or ""
-        texts.append(f"{issue.get('severity', 'error')}: {text}"[:200])
-    return "; ".join(texts) or "no details"
 
 
 class FhirSession:
@@ -90,7 +81,7 @@ class FhirSession:
             raise IntegrationError("The EHR answered JSON that is not a FHIR resource.", permanent=True)
         if body["resourceType"] == "OperationOutcome" and expected != "OperationOutcome":
             raise IntegrationError(
-                f"The EHR answered HTTP {response.status_code} with an OperationOutcome: {_outcome_text(body)}",
+                f"The EHR answered HTTP {response.status_code} with an OperationOutcome: {outcome_text(body)}",
                 permanent=400 <= response.status_code < 500 and response.status_code not in (408, 429),
             )
         if response.status_code >= 400:

@@ -23,6 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from integrations.ehr_fhir import mapping
 from integrations.ehr_fhir.models import SandboxResource
+from integrations.fhir_json import fhir_response as _json
+from integrations.fhir_json import outcome_response
 
 PATIENT_FIELDS = ("subject", "patient", "beneficiary", "for")
 DATE_FIELDS = ("effective", "performed", "onset", "occurrence", "period")
@@ -78,18 +80,8 @@ def load_bundle(bundle: dict) -> int:
     return len(entries)
 
 
-def _json(status: int, body: dict) -> HttpResponse:
-    return HttpResponse(json.dumps(body), status=status, content_type="application/fhir+json")
-
-
 def _outcome(status: int, text: str) -> HttpResponse:
-    return _json(
-        status,
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "processing", "details": {"text": text}}],
-        },
-    )
+    return outcome_response(status, text, code="processing")
 
 
 def _token_match(resource: dict, value: str) -> bool:

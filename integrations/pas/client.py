@@ -14,6 +14,7 @@ import requests
 from django.conf import settings
 
 from integrations.base import IntegrationError
+from integrations.fhir_json import outcome_text
 
 _local = threading.local()
 
@@ -73,7 +74,7 @@ class PasClient:
             raise IntegrationError(f"{label}: payer answered HTTP {status} with a body that is not JSON") from None
         if status >= 400:
             raise IntegrationError(
-                f"{label}: payer refused the request (HTTP {status}): {_issues(answer)}", permanent=True
+                f"{label}: payer refused the request (HTTP {status}): {outcome_text(answer)}", permanent=True
             )
         if not isinstance(answer, dict):
             raise IntegrationError(f"{label}: payer answered with JSON that is not a resource")
@@ -86,15 +87,5 @@ def _diagnostics_of(response) -> str:
     except ValueError:
         return ""
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
-        return f": {_issues(body)}"
+        return f": {outcome_text(body)}"
     return ""
-
-
-def _issues(body) -> str:
-    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
-        texts = []
-        for issue in body.get("issue") or []:
-            details = (issue or {}).get("details") or {}
-            texts.append(str((issue or {}).get("diagnostics") or details.get("text") or (issue or {}).get("code", "")))
-        return "; ".join(t for t in texts if t)[:500] or "no details"
-    return "no OperationOutcome"

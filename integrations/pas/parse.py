@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from integrations.base import DecisionStatus, IntegrationError, ItemDecision, PayerDecision
+from integrations.fhir_json import outcome_text
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
 REVIEW_ACTION = PAS + "extension-reviewAction"
@@ -180,7 +181,7 @@ def parse_claim_response(bundle: dict) -> PayerDecision:
     bundle = _obj(bundle, "response")
     rtype = bundle.get("resourceType")
     if rtype == "OperationOutcome":
-        raise PasResponseError("the payer answered with an OperationOutcome: " + _outcome_text(bundle))
+        raise PasResponseError("the payer answered with an OperationOutcome: " + outcome_text(bundle, limit=300))
     if rtype != "Bundle":
         raise PasResponseError(f"expected a Bundle, got resourceType={str(rtype)[:40]!r}")
     entries = [_obj(e, f"Bundle.entry[{i}]") for i, e in enumerate(_list(bundle, "entry", "Bundle"))]
@@ -426,12 +427,3 @@ def _info_requests(cr: dict, entries: list[dict], path: str) -> list[str]:
             if text:
                 asked.append(text)
     return asked
-
-
-def _outcome_text(outcome: dict) -> str:
-    texts = []
-    for issue in outcome.get("issue") or []:
-        if isinstance(issue, dict):
-            details = issue.get("details") or {}
-            texts.append(str(issue.get("diagnostics") or (details.get("text") if isinstance(details, dict) else "")))
-    return "; ".join(t for t in texts if t)[:300] or "no details"

@@ -29,6 +29,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from integrations.fhir_json import fhir_response as _json
+from integrations.fhir_json import outcome_response as _outcome
 from integrations.pas.bundle import (
     CERTIFICATION_CANCEL,
     CERTIFICATION_TYPE,
@@ -56,20 +58,6 @@ PEND_REQUESTS = [
     "Send the HbA1c result from the last 90 days.",
     "Send physical therapy notes covering at least 6 weeks.",
 ]
-
-
-def _json(status: int, body: dict) -> HttpResponse:
-    return HttpResponse(json.dumps(body), status=status, content_type="application/fhir+json")
-
-
-def _outcome(status: int, text: str) -> HttpResponse:
-    return _json(
-        status,
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "invalid", "details": {"text": text}}],
-        },
-    )
 
 
 def _draw(sp: SandboxPayer, identifier: str, *, update: bool = False) -> str:

@@ -30,7 +30,8 @@ from django.utils import timezone
 from cases.models import CaseEvent, Practice, PriorAuthCase
 from cases.services import case_event_add
 from integrations.base import IntegrationError
-from integrations.pas.client import PasClient, _issues
+from integrations.fhir_json import outcome_text
+from integrations.pas.client import PasClient
 from integrations.pas.models import PayerLink, PayerSubscription, Submission
 from payers.models import Payer
 
@@ -172,7 +173,7 @@ def _read_answer(answer: dict) -> tuple[str, str]:
     """(the payer's Subscription id, our state) from its answer; IntegrationError for anything else."""
     rtype = answer.get("resourceType")
     if rtype == "OperationOutcome":
-        raise IntegrationError(f"Subscription: the payer answered with an OperationOutcome: {_issues(answer)}")
+        raise IntegrationError(f"Subscription: the payer answered with an OperationOutcome: {outcome_text(answer)}")
     if rtype != "Subscription":
         raise IntegrationError(f"Subscription: the payer answered with {str(rtype)[:40]!r}, not a Subscription")
     subscription_id = answer.get("id")
