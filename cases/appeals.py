@@ -17,12 +17,11 @@ goes to a log, an SMS or a URL.
 
 from __future__ import annotations
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Status, Task, Urgency
-from cases.services import ActionRefused, _open_tasks_close, case_event_add, coverage_active_for, task_create
+from cases.models import Document, PriorAuthCase, RequirementStatus, Status, Task, Urgency
+from cases.services import ActionRefused, _open_tasks_close, coverage_active_for, document_store, task_create
 from cases.transitions import transition
 
 APPEALABLE = frozenset({Status.DENIED, Status.PARTIALLY_APPROVED})
@@ -121,24 +120,15 @@ def case_file_appeal(*, case: PriorAuthCase, actor, letter: str) -> Document:
             actor=actor,
             reason=f"Appeal filed with {case.payer or 'the payer'}",
         )
-        document = Document(
+        document = document_store(
             case=case,
+            actor=actor,
             kind=Document.Kind.APPEAL_LETTER,
             title=f"Appeal letter, {timezone.localdate():%m/%d/%Y}",
+            content=letter.encode("utf-8"),
             content_type="text/plain",
-            source=Document.Source.GENERATED,
-            uploaded_by=actor,
-        )
-        body = letter.encode("utf-8")
-        document.size_bytes = len(body)
-        document.file.save("appeal.txt", ContentFile(body), save=False)
-        document.save()
-        case_event_add(
-            case=case,
-            kind=CaseEvent.Kind.DOCUMENT,
-            actor=actor,
+            name="appeal.txt",
             message="Appeal letter kept as sent",
-            document_id=document.pk,
             status_event_id=event.pk,
         )
         _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.WORK_DENIAL])

@@ -44,7 +44,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from fpdf import FPDF
@@ -52,7 +51,7 @@ from fpdf.enums import XPos, YPos
 
 from cases.models import CaseEvent, Coverage, Document, PriorAuthCase, RequirementStatus, Urgency, User
 from cases.permissions import PACKET_STATUSES
-from cases.services import ActionRefused, case_event_add, coverage_active_for, sniff_content_type
+from cases.services import ActionRefused, case_event_add, coverage_active_for, document_store, sniff_content_type
 
 log = logging.getLogger(__name__)
 
@@ -709,27 +708,18 @@ def packet_build_for_record(case: PriorAuthCase) -> tuple[Packet | None, str]:
 def packet_keep_as_sent(*, case: PriorAuthCase, actor, packet: Packet | None, error: str = "") -> Document | None:
     """Keep the packet that went to the payer as a generated document, or say on the timeline why not."""
     if packet is not None:
-        try:
-            with transaction.atomic():
-                document = Document(
-                    case=case,
-                    kind=Document.Kind.SUBMISSION_PACKET,
-                    title=f"Submission packet as sent, {timezone.localdate():%m/%d/%Y} ({packet.page_count} pages)",
-                    content_type="application/pdf",
-                    size_bytes=len(packet.content),
-                    source=Document.Source.GENERATED,
-                    uploaded_by=actor,
-                )
-                document.file.save("packet.pdf", ContentFile(packet.content), save=False)
-                document.save()
-                case_event_add(
-                    case=case,
-                    kind=CaseEvent.Kind.DOCUMENT,
-                    actor=actor,
-                    message=f"Submission packet kept as sent ({_summary(packet)})",
-                    document_id=document.pk,
-                    **_details(packet),
-                )
+        try:  # its own savepoint: a failed store leaves the caller's transaction usable
+            document = document_store(
+                case=case,
+                actor=actor,
+                kind=Document.Kind.SUBMISSION_PACKET,
+                title=f"Submission packet as sent, {timezone.localdate():%m/%d/%Y} ({packet.page_count} pages)",
+                content=packet.content,
+                content_type="application/pdf",
+                name="packet.pdf",
+                message=f"Submission packet kept as sent ({_summary(packet)})",
+                **_details(packet),
+            )
             return document
         except Exception as exc:  # storage full, permissions …: the outcome stands
             log.error("keeping the submission packet of case %s failed: %s", case.pk, type(exc).__name__)

@@ -710,6 +710,44 @@ def sniff_content_type(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+def document_store(
+    *,
+    case: PriorAuthCase,
+    actor,
+    kind: str,
+    title: str,
+    content: bytes,
+    content_type: str,
+    name: str,
+    message: str,
+    source: str = Document.Source.GENERATED,
+    requirement=None,
+    **details,
+) -> Document:
+    """Keep `content` as a document of the case and put it on the timeline (the caller checked it).
+
+    `name` only gives the stored file its extension: the stored name is the
+    case id and a random token (see document_upload_to), never a title.
+    """
+    with transaction.atomic():
+        doc = Document(
+            case=case,
+            kind=kind,
+            title=title[:200],
+            content_type=content_type,
+            size_bytes=len(content),
+            source=source,
+            requirement=requirement,
+            uploaded_by=actor,
+        )
+        doc.file.save(name, ContentFile(content), save=False)
+        doc.save()
+        case_event_add(
+            case=case, kind=CaseEvent.Kind.DOCUMENT, actor=actor, message=message, document_id=doc.pk, **details
+        )
+    return doc
+
+
 def document_upload(
     *, case: PriorAuthCase, actor, file, title: str = "", kind: str = "other", requirement_status=None
 ) -> Document:
@@ -737,21 +775,18 @@ def document_upload(
         raise ActionRefused("That requirement belongs to another case.")
     title = (title.strip() or "Uploaded document")[:200]
     with transaction.atomic():
-        doc = Document(
+        # The original file name often names the patient: it is not kept.
+        doc = document_store(
             case=case,
+            actor=actor,
             kind=kind if kind in Document.Kind.values else Document.Kind.OTHER,
             title=title,
+            content=file.read(),
             content_type=content_type,
-            size_bytes=size,
+            name=f"upload{ext}",
             source=Document.Source.UPLOAD,
+            message=f"Uploaded: {title}",
             requirement=requirement_status.requirement if requirement_status is not None else None,
-            uploaded_by=actor,
-        )
-        # The original file name often names the patient: it is not kept.
-        doc.file.save(f"upload{ext}", ContentFile(file.read()), save=False)
-        doc.save()
-        case_event_add(
-            case=case, kind=CaseEvent.Kind.DOCUMENT, actor=actor, message=f"Uploaded: {title}", document_id=doc.pk
         )
         if requirement_status is not None and requirement_status.state == RequirementStatus.State.GAP:
             requirement_status.state = RequirementStatus.State.MET
