@@ -46,6 +46,7 @@ def seed(n: int):
     from django.contrib.auth.models import Group
 
     from cases import models as cm
+    from cases.transitions import OPEN_STATUSES
     from payers import models as pm
 
     rnd = random.Random(7)
@@ -70,7 +71,7 @@ def seed(n: int):
         u = cm.User.objects.create_user(f"bench{i}", password="x-bench-pass-1", practice=practice)
         u.groups.add(groups["manager" if i == 0 else "coordinator"])
         staff.append(u)
-    open_statuses = sorted(cm.OPEN_STATUSES)
+    open_statuses = sorted(OPEN_STATUSES)
     closed = ["approved", "closed", "cancelled", "not_required"]
     now = timezone.now()
     today = timezone.localdate()

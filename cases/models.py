@@ -232,21 +232,6 @@ class Status(models.TextChoices):
     EXPIRED = "expired", "Expired"  # authorization lapsed before the service
 
 
-OPEN_STATUSES = frozenset(
-    {
-        Status.NEW,
-        Status.RETRO_AUTH,
-        Status.GATHERING,
-        Status.NEEDS_CLINICIAN,
-        Status.READY,
-        Status.SUBMITTED,
-        Status.PENDED,
-        Status.DENIED,
-        Status.APPEALED,
-    }
-)
-
-
 class Urgency(models.TextChoices):
     STANDARD = "standard", "Standard"
     EXPEDITED = "expedited", "Expedited"
@@ -330,6 +315,8 @@ class PriorAuthCase(models.Model):
 
     @property
     def is_open(self) -> bool:
+        from cases.transitions import OPEN_STATUSES
+
         return self.status in OPEN_STATUSES
 
     @property

@@ -8,7 +8,7 @@ shows only buttons that will work.
 """
 
 from cases.models import Role, Status, Task
-from cases.transitions import can_transition
+from cases.transitions import AWAITING_PAYER, can_transition
 
 R = Role
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -32,7 +32,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 INPUT_STATUSES = frozenset(
     {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}
 )
-OUTCOME_STATUSES = frozenset({Status.SUBMITTED, Status.PENDED, Status.APPEALED})
+OUTCOME_STATUSES = AWAITING_PAYER
 # When a packet is worth sending: ready to go, with the payer, or being appealed.
 PACKET_STATUSES = frozenset({Status.READY, Status.SUBMITTED, Status.PENDED, Status.APPEALED, Status.DENIED})
 

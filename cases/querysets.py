@@ -6,10 +6,11 @@ from django.db import models
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 
 
-def _open_statuses():
-    from cases.models import OPEN_STATUSES
+def _group(name: str) -> frozenset:
+    # cases.transitions imports cases.models, which imports this module: read the group at call time.
+    from cases import transitions
 
-    return OPEN_STATUSES
+    return getattr(transitions, name)
 
 
 class CaseQuerySet(models.QuerySet):
@@ -31,10 +32,10 @@ class CaseQuerySet(models.QuerySet):
         return self.none()
 
     def open(self):
-        return self.filter(status__in=_open_statuses())
+        return self.filter(status__in=_group("OPEN_STATUSES"))
 
     def closed(self):
-        return self.exclude(status__in=_open_statuses())
+        return self.exclude(status__in=_group("OPEN_STATUSES"))
 
     def assigned_to(self, user):
         return self.filter(assignee=user)
@@ -48,7 +49,7 @@ class CaseQuerySet(models.QuerySet):
         return self.awaiting_payer().filter(decision_due_at__lt=now)
 
     def awaiting_payer(self):
-        return self.filter(status__in=["submitted", "pended", "appealed"])
+        return self.filter(status__in=_group("AWAITING_PAYER"))
 
     def needs_clinician(self):
         return self.filter(status="needs_clinician")
@@ -114,7 +115,7 @@ class CaseQuerySet(models.QuerySet):
                 risky |= Q(decision_due_at__isnull=True, payer_id__in=ids, urgency=urgency) & Q(
                     order__scheduled_date__lte=cutoff
                 )
-        undecided = Q(status__in=["new", "retro_auth", "gathering", "needs_clinician", "ready", "submitted", "pended"])
+        undecided = Q(status__in=_group("UNDECIDED_STATUSES"))
         return self.annotate(
             at_risk=Case(
                 When(Q(order__scheduled_date__isnull=False) & undecided & risky, then=Value(1)),

@@ -27,7 +27,7 @@ from cases.models import (
     Task,
     Urgency,
 )
-from cases.transitions import transition
+from cases.transitions import AWAITING_PAYER, transition
 from payers.rules import RuleConflict, check_order
 
 
@@ -650,9 +650,6 @@ def case_escalate(*, case: PriorAuthCase, actor, reason: str) -> Task:
         )
 
 
-AWAITING_PAYER = (Status.SUBMITTED, Status.PENDED, Status.APPEALED)
-
-
 def case_cancel(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
     """Cancel the case (order withdrawn); its open tasks are closed.
 
@@ -809,7 +806,8 @@ def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
     from django.db.models import Count
     from django.db.models import Q as _Q
 
-    from cases.models import OPEN_STATUSES, User
+    from cases.models import User
+    from cases.transitions import OPEN_STATUSES
 
     cases = list(cases)
     if role:

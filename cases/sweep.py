@@ -73,6 +73,7 @@ from cases.models import (
     Urgency,
 )
 from cases.stats import grouped_percentiles
+from cases.transitions import AWAITING_PAYER
 from payers.models import Channel, Payer
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,6 @@ UNDECIDED = (
     Status.PENDED,
     Status.APPEALED,
 )
-AWAITING_PAYER = (Status.SUBMITTED, Status.PENDED, Status.APPEALED)
 CLINICIAN_TASKS = (Task.Kind.CLINICIAN_INPUT, Task.Kind.PEER_TO_PEER)
 DEFAULT_STALL_HOURS = 72
 DEFAULT_POLL_HOURS = 8

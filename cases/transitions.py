@@ -52,7 +52,17 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     S.CANCELLED: frozenset(),
 }
 
+# Status groups: every "is the case …?" question asks one of these, never a tuple written out.
+# The payer has the request and owes an answer (polled, escalated when it stalls or nears its deadline).
+AWAITING_PAYER = frozenset({S.SUBMITTED, S.PENDED, S.APPEALED})
+# The payer decided (an appeal reopens it).
 DECISION_STATUSES = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.DENIED})
+# Someone still has work on the case (a denial is open until it is appealed or closed).
+OPEN_STATUSES = frozenset(
+    {S.NEW, S.RETRO_AUTH, S.GATHERING, S.NEEDS_CLINICIAN, S.READY, S.SUBMITTED, S.PENDED, S.DENIED, S.APPEALED}
+)
+# Not yet decided by the payer (open and before any decision).
+UNDECIDED_STATUSES = frozenset({S.NEW, S.RETRO_AUTH, S.GATHERING, S.NEEDS_CLINICIAN, S.READY, S.SUBMITTED, S.PENDED})
 TERMINAL_STATUSES = frozenset({S.CLOSED, S.CANCELLED})
 # Where the automation may take an emergency order: nowhere but the
 # retro-authorization flag. A person moves it on from there.

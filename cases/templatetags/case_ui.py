@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from cases.models import Status
+from cases.transitions import AWAITING_PAYER
 
 register = template.Library()
 
@@ -40,7 +41,7 @@ def case_clock(case, now):
     label, when = "", None
     if case.status == Status.DENIED and case.appeal_deadline:
         label, when = "Appeal by", _day_end(case.appeal_deadline)
-    elif case.decision_due_at and case.status in (Status.SUBMITTED, Status.PENDED, Status.APPEALED):
+    elif case.decision_due_at and case.status in AWAITING_PAYER:
         label, when = "Decision due", case.decision_due_at
     elif case.status in (Status.APPROVED, Status.PARTIALLY_APPROVED) and case.auth_effective_end:
         label, when = "Auth expires", _day_end(case.auth_effective_end)

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from cases.models import OPEN_STATUSES, PriorAuthCase, Status
+from cases.models import PriorAuthCase, Status
+from cases.transitions import OPEN_STATUSES
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

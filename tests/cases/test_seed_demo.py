@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.test import override_settings
 
-from cases.models import OPEN_STATUSES, CaseEvent, Order, Patient, PriorAuthCase, Provider, Role, Status, Task, User
+from cases.models import CaseEvent, Order, Patient, PriorAuthCase, Provider, Role, Status, Task, User
+from cases.transitions import OPEN_STATUSES
 from payers.models import Category, Payer, PayerRule
 
 pytestmark = pytest.mark.django_db
