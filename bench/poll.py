@@ -74,7 +74,8 @@ def serve() -> tuple[subprocess.Popen, str]:
 
 def seed(base_url: str):
     from cases.models import Order, Patient, Practice, PriorAuthCase, Provider, Status
-    from integrations.pas.models import PayerLink, SandboxClaim, SandboxPayer
+    from integrations.pas.models import SandboxClaim, SandboxPayer
+    from integrations.submission.models import PayerLink
     from payers.models import Payer
 
     practice = Practice.objects.create(name="Bench practice")
@@ -164,7 +165,7 @@ def claim_query_ms(runs: int = 30) -> tuple[float, str]:
     """Median time of the claim (rolled back, so nothing is leased) and its plan's access path."""
     from django.db import transaction
 
-    from integrations.pas.services import poll_claim_due
+    from integrations.submission.polling import poll_claim_due
 
     times = []
     for _ in range(runs):
@@ -192,7 +193,7 @@ class _Rollback(Exception):
 def poll_all(workers: int) -> tuple[int, float, dict]:
     from collections import Counter
 
-    from integrations.pas.services import case_poll, poll_claim_due
+    from integrations.submission.polling import case_poll, poll_claim_due
 
     results = Counter()
     lock = threading.Lock()

@@ -6,8 +6,7 @@ changes a case also appends a CaseEvent, so the timeline is complete.
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -27,7 +26,7 @@ from cases.models import (
     Task,
     Urgency,
 )
-from cases.transitions import AWAITING_PAYER, transition
+from cases.transitions import AWAITING_PAYER, can_transition, transition
 from payers.rules import RuleConflict, check_order
 
 
@@ -235,7 +234,6 @@ class ActionRefused(Exception):
     """An action that does not fit the case's current state; the message is for staff."""
 
 
-SUBMIT_TASK_KEY = "submit"
 _CLOSING_STATES = (RequirementStatus.State.MET, RequirementStatus.State.WAIVED)
 
 
@@ -353,15 +351,17 @@ def case_approve_submission(*, case: PriorAuthCase, actor) -> PriorAuthCase:
 
 
 def case_submit(*, case: PriorAuthCase, actor):
-    """Send a ready case to its payer.
+    """Send a ready case to its payer, through the payer's channel (integrations.registry).
 
-    For a channel that is automated (integrations.registry: Da Vinci PAS) this
-    writes a `Submission` row under the case's row lock and enqueues the send
-    after commit; a double click or two staff at once get the same row back
-    (returns the Submission). The case moves to `submitted` when the payer's
-    receipt arrives. For fax / portal / X12 until automated, it records the
-    intent as a SUBMIT task for a coordinator (returns the Task).
+    The submission engine writes a `Submission` row under the case's row lock:
+    an automated channel sends it after commit and the case moves to
+    `submitted` when the payer's receipt arrives; a channel worked by hand
+    gives the coordinator the task of sending the packet, and the case moves
+    when they record that the payer has it. A double click or two staff at
+    once get the same row back. Returns the Submission.
     """
+    from integrations.submission.services import SubmissionRefused, submission_request
+
     case.refresh_from_db()
     if case.status != Status.READY:
         raise ActionRefused("Only a case that is ready can be submitted.")
@@ -370,71 +370,37 @@ def case_submit(*, case: PriorAuthCase, actor):
     blockers = case_blockers(case=case)
     if blockers:
         raise ActionRefused("Not ready: " + "; ".join(blockers) + ".")
-    from integrations.registry import channel_name_for, has_channel
-
-    channel = channel_name_for(case)
-    if has_channel(channel):
-        from integrations.pas.services import SubmissionRefused, submission_request
-
-        try:
-            return submission_request(case=case, actor=actor)
-        except SubmissionRefused as exc:
-            raise ActionRefused(str(exc)) from exc
-    fax = case.payer.fax if channel == "fax" and case.payer_id else ""
-    send = f"Fax it to {fax}" if fax else f"Send it ({channel or 'channel not set'})"
-    with transaction.atomic():
-        task = task_create(
-            case=case,
-            kind=Task.Kind.SUBMIT,
-            title=f"Submit to {case.payer or 'the payer'} ({channel or 'channel not set'})",
-            detail="The submission packet (fax cover, request, medical necessity and the documents) is on the "
-            f"case page: Download submission packet (PDF). {send}, then record the payer's answer there "
-            "(outcome 'submitted' keeps the packet as sent).",
-            assignee=case.assignee,
-            role="" if case.assignee_id else Role.COORDINATOR,
-            due_at=timezone.now() + timedelta(days=1),
-            actor=actor,
-            dedupe_key=SUBMIT_TASK_KEY,
-        )
-        if task is None:
-            raise ActionRefused("A submission is already queued for this case.")
-        case_event_add(
-            case=case, kind=CaseEvent.Kind.SUBMISSION, actor=actor, message="Submission requested", channel=channel
-        )
-    return task
+    try:
+        return submission_request(case=case, actor=actor)
+    except SubmissionRefused as exc:
+        raise ActionRefused(str(exc)) from exc
 
 
 def case_send_update(*, case: PriorAuthCase, actor, message: str = ""):
     """Answer a payer that pended the case: send what staff added since it asked.
 
     Staff first attach documents (or write `message`, their words to the
-    payer). For an automated channel (Da Vinci PAS) this writes an update
-    `Submission` and sends a PAS Claim Update after commit; the case moves
-    pended → submitted when the payer acknowledges it. For fax / portal / X12
-    it records a SUBMIT task for a coordinator to send the information by hand
-    and then record the payer's answer. The payer's information-request tasks
-    are closed: staff have answered.
+    payer). The submission engine sends an update of the request through the
+    payer's channel (by a person's task for a channel worked by hand); the
+    case moves pended → submitted when the payer has it. The payer's
+    information-request tasks are closed: staff have answered.
 
     Under the case's row lock: a double click, or two staff at once, get the
     first update back and write nothing twice.
     """
-    message = message.strip()
-    from integrations.registry import channel_name_for, has_channel
+    from integrations.submission.models import IN_FLIGHT
+    from integrations.submission.services import SubmissionRefused, submission_request
 
+    message = message.strip()
     with transaction.atomic():
         locked = PriorAuthCase.objects.select_for_update(of=("self",)).select_related("payer").get(pk=case.pk)
         if locked.status != Status.PENDED:
             raise ActionRefused("Only a case the payer pended can be answered with more information.")
         if locked.summary_text and not locked.summary_is_attested:
             raise ActionRefused("Not ready: summary not attested.")
-        channel = channel_name_for(locked)
-        automated = has_channel(channel)
-        if automated:
-            from integrations.pas.services import IN_FLIGHT
-
-            in_flight = locked.submissions.filter(kind="update", state__in=IN_FLIGHT).first()
-            if in_flight is not None:
-                return in_flight
+        in_flight = locked.submissions.filter(kind="update", state__in=IN_FLIGHT).first()
+        if in_flight is not None:
+            return in_flight
         # What the payer asked for came after the pend: something must be new since then.
         added = locked.documents.filter(created_at__gt=locked.status_changed_at).count()
         if not added and not message:
@@ -447,37 +413,10 @@ def case_send_update(*, case: PriorAuthCase, actor, message: str = ""):
                 message=f"Information for the payer: {message}"[:300],
                 text=message,
             )
-        if automated:
-            from integrations.pas.services import SubmissionRefused, submission_request
-
-            try:
-                result = submission_request(case=locked, actor=actor, message=message)
-            except SubmissionRefused as exc:
-                raise ActionRefused(str(exc)) from exc
-        else:
-            result = task_create(
-                case=locked,
-                kind=Task.Kind.SUBMIT,
-                title=f"Send the additional information to {locked.payer or 'the payer'} "
-                f"({channel or 'channel not set'})",
-                detail=(f"What to tell the payer: {message}\n" if message else "")
-                + f"{added} document(s) added since the payer's request. Send them, then record the payer's "
-                "answer on the case page (outcome 'submitted' once the payer has them).",
-                assignee=locked.assignee,
-                role="" if locked.assignee_id else Role.COORDINATOR,
-                due_at=timezone.now() + timedelta(days=1),
-                actor=actor,
-                dedupe_key=f"send-update-{int(locked.status_changed_at.timestamp())}",
-            )
-            if result is None:
-                raise ActionRefused("The additional information is already queued to be sent by hand.")
-            case_event_add(
-                case=locked,
-                kind=CaseEvent.Kind.SUBMISSION,
-                actor=actor,
-                message="Additional information to be sent by hand",
-                channel=channel,
-            )
+        try:
+            result = submission_request(case=locked, actor=actor, message=message)
+        except SubmissionRefused as exc:
+            raise ActionRefused(str(exc)) from exc
         _open_tasks_close(case=locked, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST])
     return result
 
@@ -491,32 +430,34 @@ OUTCOMES = {
 }
 
 
-def case_record_outcome(*, case: PriorAuthCase, actor, outcome: str, **answer) -> CaseEvent:
+def case_record_outcome(*, case: PriorAuthCase, actor, outcome: str, **answer):
     """Record what a payer answered on its portal, by fax or by phone.
 
-    `outcome` is submitted (accepted, awaiting a decision), approved,
-    partially_approved, pended (with the payer's request in `note`) or denied;
-    `answer` holds its details (see `_outcome_record`). A ready case whose
-    submission was done by hand first moves to submitted.
+    `outcome` is submitted (the payer has the request, no decision yet),
+    approved, partially_approved, pended (with the payer's request in `note`)
+    or denied; `answer` holds its details (see `decision_from_answer`). A
+    request sent by hand is first marked received by the payer; a decision
+    then goes through `cases.decisions.decision_apply`, exactly as one from a
+    payer's API would: the same tasks, due times, write-back and text.
 
-    On a channel that is not automated, the first answer to a ready case (it
-    was sent by hand) and outcome submitted on a pended one (the information
-    was sent by hand) keep the submission packet as it stands as a generated
+    On a channel worked by hand, the first answer to a ready case (it was
+    sent by hand) and outcome submitted on a pended one (the information was
+    sent by hand) keep the submission packet as it stands as a generated
     document: what the payer has. It is built before this outcome changes the
     case (a new payer reference would change its cover) and outside the
     transaction (no row lock while PDFs are read). If it cannot be built or
     stored, the outcome is recorded all the same and the timeline says so.
     """
     from cases.packet_pdf import packet_build_for_record, packet_keep_as_sent
-    from integrations.registry import channel_name_for, has_channel
+    from integrations.registry import channel_name_for, is_automated
 
     to = _outcome_check(outcome=outcome, **answer)  # refuse before building anything
     case.refresh_from_db()
     sent_by_hand = (
         case.status == Status.READY or (case.status == Status.PENDED and to == Status.SUBMITTED)
-    ) and not has_channel(channel_name_for(case))
+    ) and not is_automated(channel_name_for(case))
     packet, error = packet_build_for_record(case) if sent_by_hand else (None, "")
-    event = _outcome_record(case=case, actor=actor, outcome=outcome, **answer)
+    event = _outcome_record(case=case, actor=actor, to=to, outcome=outcome, **answer)
     if sent_by_hand:
         packet_keep_as_sent(case=case, actor=actor, packet=packet, error=error)
     return event
@@ -548,10 +489,8 @@ def _outcome_check(
     return to
 
 
-def _outcome_record(
+def decision_from_answer(
     *,
-    case: PriorAuthCase,
-    actor,
     outcome: str,
     authorization_number: str = "",
     effective_start=None,
@@ -562,72 +501,68 @@ def _outcome_record(
     appeal_deadline=None,
     payer_reference: str = "",
     note: str = "",
-) -> CaseEvent:
-    to = OUTCOMES[outcome]  # the answer was checked by case_record_outcome
-    case.refresh_from_db()
-    fields: dict = {}
-    if payer_reference:
-        fields["payer_tracking_id"] = payer_reference[:80]
-    if to in (Status.APPROVED, Status.PARTIALLY_APPROVED):
-        fields |= {
-            "authorization_number": authorization_number[:50],
-            "auth_effective_start": effective_start,
-            "auth_effective_end": effective_end,
-            "units_approved": units_approved,
-        }
-    if to == Status.DENIED:
-        if appeal_deadline is None and case.payer_id:
-            appeal_deadline = timezone.localdate() + timedelta(days=case.payer.appeal_window_days)
-        fields |= {
-            "denial_reason_code": denial_reason_code[:20],
-            "denial_reason_text": denial_reason_text,
-            "appeal_deadline": appeal_deadline,
-        }
+):
+    """The payer's answer as staff typed it, as the `PayerDecision` a channel would have built."""
+    from integrations.base import DecisionStatus, PayerDecision
+
+    status = DecisionStatus(outcome)
+    return PayerDecision(
+        status=status,
+        authorization_number=authorization_number.strip(),
+        effective_start=effective_start,
+        effective_end=effective_end,
+        units_approved=float(units_approved) if units_approved is not None else None,
+        reason_code=denial_reason_code.strip(),
+        reason_text=denial_reason_text.strip(),
+        info_requested=(note.strip(),) if status == DecisionStatus.PENDED and note.strip() else (),
+        payer_tracking_id=payer_reference.strip(),
+        decided_at=timezone.now(),
+        shape="manual",
+        appeal_deadline=appeal_deadline,
+    )
+
+
+def _outcome_record(*, case: PriorAuthCase, actor, to: Status, outcome: str, **answer) -> CaseEvent:
+    from cases.decisions import BY_HAND, decision_apply
+    from integrations.submission.services import SubmissionRefused, submission_record_by_hand
+
+    note = answer.get("note", "").strip()
+    payer_reference = answer.get("payer_reference", "").strip()
     with transaction.atomic():
-        if case.status == Status.READY:
-            if not case.tasks.filter(kind=Task.Kind.SUBMIT, done_at__isnull=True).exists():
-                raise ActionRefused("Submit the case before recording the payer's answer.")
-            transition(case, Status.SUBMITTED, actor=actor, reason="Submitted by hand (portal / fax / phone)")
-            _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.SUBMIT])
-        if to == Status.SUBMITTED and case.status == Status.SUBMITTED:
-            # Already with the payer: only the payer's reference is new.
-            if payer_reference:
-                PriorAuthCase.objects.filter(pk=case.pk).update(payer_tracking_id=payer_reference[:80])
-                case.payer_tracking_id = payer_reference[:80]
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        sent_now = locked.status == Status.READY or (locked.status == Status.PENDED and to == Status.SUBMITTED)
+        if sent_now:
+            # Sent by hand: the payer has it now (refused when nobody was asked to send it).
+            try:
+                submission_record_by_hand(case=locked, actor=actor, payer_reference=payer_reference)
+            except SubmissionRefused as exc:
+                raise ActionRefused(str(exc)) from exc
+            locked.refresh_from_db()
+        if to == Status.SUBMITTED:
+            if not sent_now and payer_reference and locked.status == Status.SUBMITTED:
+                PriorAuthCase.objects.filter(pk=locked.pk).update(payer_tracking_id=payer_reference[:80])
             return case_event_add(
-                case=case, kind=CaseEvent.Kind.PAYER, actor=actor, message="Payer accepted the request", outcome=outcome
-            )
-        reason = note.strip() or f"Payer outcome recorded: {to.label}"
-        event = transition(case, to, actor=actor, reason=reason, fields=fields, source="manual")
-        _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.RECORD_OUTCOME, Task.Kind.SUBMIT])
-        if to == Status.PENDED:
-            provider_user = getattr(case.order.ordering_provider, "user", None)
-            task_create(
-                case=case,
-                kind=Task.Kind.ANSWER_INFO_REQUEST,
-                title="Answer the payer's information request",
-                detail=note.strip(),
-                assignee=provider_user,
-                role="" if provider_user else Role.CLINICIAN,
-                due_at=timezone.now() + timedelta(days=2),
+                case=locked,
+                kind=CaseEvent.Kind.PAYER,
                 actor=actor,
+                message="Payer accepted the request" + (f": {note}" if note else "")[:250],
+                outcome=outcome,
             )
-        elif to == Status.DENIED:
-            task_create(
-                case=case,
-                kind=Task.Kind.WORK_DENIAL,
-                title="Work the denial: appeal or peer-to-peer",
-                detail=" ".join(x for x in (denial_reason_code, denial_reason_text) if x),
-                role=Role.COORDINATOR,
-                due_at=_end_of_day(appeal_deadline, case) if appeal_deadline else None,
-                actor=actor,
-                dedupe_key=f"denial:{event.pk}",
-            )
+        if to == locked.status or not can_transition(locked, to):
+            raise ActionRefused(f"A case that is '{locked.get_status_display()}' cannot be recorded as '{to.label}'.")
+        # The pended request is the decision's own text; any other note stays on the timeline.
+        decision = decision_from_answer(outcome=outcome, **answer)
+        event = decision_apply(
+            case=locked,
+            decision=decision,
+            source=BY_HAND,
+            actor=actor,
+            note="" if to == Status.PENDED else note,
+        )
+        if event is None:
+            raise ActionRefused("The payer's answer changed nothing on the case as it stands now.")
+    case.refresh_from_db()
     return event
-
-
-def _end_of_day(day, case: PriorAuthCase):
-    return datetime.combine(day, time(17, 0), tzinfo=zoneinfo.ZoneInfo(case.practice.time_zone))
 
 
 def case_escalate(*, case: PriorAuthCase, actor, reason: str) -> Task:
@@ -654,37 +589,20 @@ def case_cancel(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
     """Cancel the case (order withdrawn); its open tasks are closed.
 
     A case the payer still has (submitted / pended / appealed) is withdrawn at
-    the payer too: through its channel when the channel can (PAS: a Claim
-    Update with certification type Cancel, sent after commit and retried while
-    the payer is down; the local cancellation stands either way), otherwise by
-    a coordinator task to call the payer. Requests not yet sent are withdrawn.
+    the payer too, through the submission engine: an automated channel sends
+    the cancellation after commit and retries it while the payer is down (the
+    local cancellation stands either way); a channel worked by hand gives a
+    coordinator the task to call the payer. Requests not yet sent are withdrawn.
     """
+    from integrations.submission.services import cancellation_request
+
     reason = reason.strip()
     if not reason:
         raise ActionRefused("A cancellation needs a reason.")
-    from integrations.registry import can_cancel, channel_name_for
-
     with transaction.atomic():
         event = transition(case, Status.CANCELLED, actor=actor, reason=f"Cancelled: {reason}")
         _open_tasks_close(case=case, actor=actor)
-        awaiting = event.from_status in AWAITING_PAYER
-        channel = channel_name_for(case)
-        if can_cancel(channel):
-            from integrations.pas.services import cancellation_request
-
-            cancellation_request(case=case, actor=actor, awaiting=awaiting)
-        elif awaiting:
-            task_create(
-                case=case,
-                kind=Task.Kind.RECORD_OUTCOME,
-                title=f"Call {case.payer or 'the payer'} to cancel the request",
-                detail=f"The case was cancelled here ({reason}), but the payer still has the request "
-                f"({channel or 'channel not set'}). Withdraw it by phone, portal or fax and note the call on the case.",
-                role=Role.COORDINATOR,
-                due_at=timezone.now() + timedelta(days=1),
-                actor=actor,
-                dedupe_key="cancel-payer",
-            )
+        cancellation_request(case=case, actor=actor, awaiting=event.from_status in AWAITING_PAYER, reason=reason)
     return event
 
 

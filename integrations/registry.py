@@ -1,4 +1,9 @@
-"""Which channel submits a case: the matching rule's channel, else the payer's default."""
+"""Which channel serves a case: the matching rule's channel, else the payer's default.
+
+Every `payers.models.Channel` value has an entry (tests/test_conventions.py
+checks): an automated channel is one package plus one line here; until then a
+channel is worked by hand (integrations.submission.manual).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ from django.utils.module_loading import import_string
 
 from integrations.base import IntegrationError, PayerChannel
 
-# Channel name (payers.models.Channel) -> implementation. Channels without an
-# entry (fax, portal, x12_278 until built) are worked by people.
 CHANNELS: dict[str, str] = {
     "pas": "integrations.pas.channel.PasChannel",
+    "x12_278": "integrations.submission.manual.X12ByHand",
+    "fax": "integrations.submission.manual.FaxByHand",
+    "portal": "integrations.submission.manual.PortalByHand",
+    "epa": "integrations.submission.manual.EpaByHand",
+    "none": "integrations.submission.manual.NoChannel",
 }
 
 
@@ -22,23 +30,19 @@ def channel_name_for(case) -> str:
     return case.payer.default_channel if case.payer_id else ""
 
 
-def has_channel(name: str) -> bool:
-    return name in CHANNELS
-
-
-def can_cancel(name: str) -> bool:
-    """Whether the named channel withdraws a request itself (otherwise a person calls the payer)."""
-    return has_channel(name) and bool(getattr(import_string(CHANNELS[name]), "cancels", False))
-
-
 def get_channel(name: str) -> PayerChannel:
-    """An instance of the named channel; a permanent IntegrationError for one that is not automated."""
+    """An instance of the named channel; a permanent IntegrationError for a name with no entry."""
     try:
         path = CHANNELS[name]
     except KeyError:
-        raise IntegrationError(f"No automated channel '{name or 'none'}': submit by hand.", permanent=True) from None
+        raise IntegrationError(f"No channel '{name or 'none'}' is registered.", permanent=True) from None
     return import_string(path)()
 
 
 def channel_for(case) -> PayerChannel:
     return get_channel(channel_name_for(case))
+
+
+def is_automated(name: str) -> bool:
+    """Whether the named channel reaches the payer itself (otherwise people work it)."""
+    return name in CHANNELS and bool(import_string(CHANNELS[name]).automated)

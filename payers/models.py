@@ -67,6 +67,11 @@ class Payer(models.Model):
     stall_threshold_hours = models.PositiveSmallIntegerField(
         default=72, help_text="A case with no movement for this long is escalated."
     )
+    follow_up_hours = models.PositiveSmallIntegerField(
+        default=48,
+        help_text="Channels worked by hand (fax, portal, phone): with no answer recorded for this long, "
+        "a coordinator gets a task to check with the payer, once per interval.",
+    )
     standard_turnaround_hours = models.PositiveSmallIntegerField(
         default=14 * 24,
         help_text="Payer's configured decision time for standard requests (non-impacted payers).",

@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("cases.sweep_urls")),
     path("", include("integrations.sms_twilio.urls")),
     path("", include("integrations.ehr_fhir.urls")),
+    path("", include("integrations.submission.urls")),
     path("", include("integrations.pas.urls")),
 ]

@@ -83,3 +83,11 @@ def payer(db):
 def case(practice, owner_provider, payer):
     order = f.OrderFactory(practice=practice, ordering_provider=owner_provider)
     return f.CaseFactory(order=order, payer=payer)
+
+
+@pytest.fixture
+def q_sync(monkeypatch):
+    """django-q2 runs enqueued tasks inline (it reads its settings once, at import)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)

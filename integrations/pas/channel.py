@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from django.utils import timezone
 
-from integrations.base import IntegrationError, PayerDecision, SubmissionReceipt
+from integrations.base import ChannelBase, IntegrationError, PayerDecision, SubmissionReceipt
 from integrations.pas.bundle import (
     PriorClaim,
     build_cancel_bundle,
@@ -15,13 +15,21 @@ from integrations.pas.bundle import (
     sent_supporting,
 )
 from integrations.pas.client import PasClient
-from integrations.pas.models import Exchange, Submission
 from integrations.pas.parse import PasResponseError, parse_claim_response
+from integrations.pas.subscriptions import subscription_wanted
+from integrations.submission.models import Exchange, Submission
 
 
-class PasChannel:
+class PasChannel(ChannelBase):
     name = "pas"
-    cancels = True  # withdraws a request through $submit (PAS Claim Update, certification type 3)
+    automated = True
+    can_poll = True  # Claim/$inquire
+    can_update = True  # a Claim Update answering a pended request
+    can_cancel = True  # withdraws a request through $submit (PAS Claim Update, certification type 3)
+
+    def on_awaiting(self, case) -> None:
+        """Queued or pended at the payer: subscribe the practice to the payer's PAS notifications."""
+        subscription_wanted(case=case)
 
     def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> SubmissionReceipt:
         client = PasClient(case.payer.fhir_base_url)
@@ -47,7 +55,7 @@ class PasChannel:
         _keep_response_id(submission_key, body)
         return decision
 
-    def cancel(self, case, *, submission_key: str, cancel_key: str = "") -> PayerDecision:
+    def cancel(self, case, *, submission_key: str, cancel_key: str = "", reason: str = "") -> PayerDecision:
         """Withdraw the request sent under `submission_key` with a Claim Update whose
         certification type is 3 (Cancel), posted to `$submit` under its own
         identifier `cancel_key`. Returns the payer's answer (CANCELLED = confirmed)."""
@@ -136,4 +144,4 @@ def _parse(body: dict, exchange: Exchange) -> PayerDecision:
     except PasResponseError as exc:
         Exchange.objects.filter(pk=exchange.pk).update(result=Exchange.Result.ERROR, error=str(exc)[:2000])
         raise
-    return replace(decision, raw_reference=f"pas.Exchange/{exchange.pk}")
+    return replace(decision, raw_reference=f"submission.Exchange/{exchange.pk}")

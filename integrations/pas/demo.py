@@ -27,8 +27,9 @@ from django_q.tasks import async_task
 
 from cases.models import PriorAuthCase, Status
 from integrations.pas.bundle import build_inquiry_bundle
-from integrations.pas.models import PayerLink, SandboxClaim, SandboxPayer
+from integrations.pas.models import SandboxClaim, SandboxPayer
 from integrations.pas.sandbox import requester_identifier
+from integrations.submission.models import PayerLink
 from payers.models import Channel, Payer
 
 # The demo's polls are a slow safety net, so decisions visibly arrive by the sandbox's notifications.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from integrations.base import DecisionStatus, IntegrationError, ItemDecision, PayerDecision
+from integrations.base import DecisionStatus, ItemDecision, PayerDecision, PayerResponseUnreadable
 from integrations.fhir_json import outcome_text
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
@@ -45,11 +45,11 @@ REVIEW_ACTION_CODES: dict[str, DecisionStatus] = {
 }
 
 
-class PasResponseError(IntegrationError):
+class PasResponseError(PayerResponseUnreadable):
     """The payer's answer is not a ClaimResponse bundle we can read. Nothing was applied."""
 
     def __init__(self, message: str):
-        super().__init__(f"Unreadable ClaimResponse: {message}", permanent=False)
+        super().__init__(f"Unreadable ClaimResponse: {message}")
 
 
 # --- small typed readers: each raises PasResponseError naming the path -------------------------

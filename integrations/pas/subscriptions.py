@@ -32,7 +32,8 @@ from cases.services import case_event_add
 from integrations.base import IntegrationError
 from integrations.fhir_json import outcome_text
 from integrations.pas.client import PasClient
-from integrations.pas.models import PayerLink, PayerSubscription, Submission
+from integrations.pas.models import PayerSubscription
+from integrations.submission.models import PayerLink, Submission
 from payers.models import Payer
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ def _enqueue_ensure(payer_id: int, practice_id: int) -> None:
 def subscriptions_to_ensure() -> list[tuple[int, int]]:
     """(payer, practice) pairs for the hourly schedule: rows in error, and practices with PAS
     cases awaiting a payer that have no subscription yet (or one not configured before)."""
-    from integrations.pas.services import AWAITING
+    from cases.transitions import AWAITING_PAYER as AWAITING
 
     pairs = set(PayerSubscription.objects.filter(state=S.ERROR).values_list("payer_id", "practice_id"))
     settled = set(PayerSubscription.objects.filter(state__in=LEFT_ALONE).values_list("payer_id", "practice_id"))
@@ -340,7 +341,7 @@ def notification_receive(*, payer_id: int, payload) -> tuple[int, dict]:
     already due for a check is not woken twice, so a replayed notification adds
     nothing. Every wake goes on the case's timeline.
     """
-    from integrations.pas.services import AWAITING
+    from cases.transitions import AWAITING_PAYER as AWAITING
 
     note = notification_read(payload)
     now = timezone.now()
@@ -376,4 +377,4 @@ def _enqueue_polls(case_ids: list[int]) -> None:
     from django_q.tasks import async_task
 
     for pk in case_ids:
-        async_task("integrations.pas.tasks.poll_case", pk)
+        async_task("integrations.submission.tasks.poll_case", pk)

@@ -1,52 +1,8 @@
-"""django-q2 entry points. Ids only in; they load rows and call a service."""
+"""django-q2 entry points of the PAS channel (subscriptions, the sandbox payer). Ids only in."""
 
 from __future__ import annotations
 
-import logging
-
 from django_q.tasks import async_task
-
-log = logging.getLogger(__name__)
-
-
-def submit(submission_id: int) -> str:
-    from integrations.pas.services import submission_send
-
-    submission = submission_send(submission_id=submission_id)
-    return submission.state if submission else "not due"
-
-
-def send_due_submissions() -> int:
-    """Scheduled every minute: retries whose time has come, and sends a dead worker abandoned."""
-    from integrations.pas.services import submissions_due
-
-    ids = submissions_due()
-    for pk in ids:
-        async_task("integrations.pas.tasks.submit", pk)
-    return len(ids)
-
-
-def poll_due_cases() -> int:
-    """Scheduled every minute: claim due cases, one poll task per case."""
-    from integrations.pas.services import poll_claim_due
-
-    ids = poll_claim_due()
-    for pk in ids:
-        async_task("integrations.pas.tasks.poll_case", pk)
-    return len(ids)
-
-
-def poll_case(case_id: int) -> str:
-    from integrations.pas.services import case_poll
-
-    return case_poll(case_id=case_id)
-
-
-def escalate() -> dict:
-    """Scheduled every 15 minutes: stalls and decision deadlines."""
-    from integrations.pas.escalation import escalate_deadlines, escalate_stalls
-
-    return {"stalls": escalate_stalls(), "deadlines": escalate_deadlines()}
 
 
 def ensure_subscription(payer_id: int, practice_id: int, force: bool = False) -> str:

@@ -6,7 +6,6 @@ app_name = "pas"
 
 urlpatterns = [
     path("integrations/pas/notify/<int:payer_id>/", views.notify, name="notify"),
-    path("cases/<int:pk>/submission/", views.case_submission, name="case_submission"),
     path("sandbox/payer/<slug:payer>/fhir/Claim/$<str:op>", sandbox.operation, name="sandbox_operation"),
     path("sandbox/payer/<slug:payer>/fhir/Subscription", sandbox_notify.subscription, name="sandbox_subscriptions"),
     path(

@@ -1,19 +1,17 @@
-"""Payer notifications (rest-hook) and the case page's submission fragment."""
+"""Payer notifications (rest-hook)."""
 
 from __future__ import annotations
 
 import hmac
 import json
 
-from django.contrib.auth.decorators import login_not_required, login_required
+from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
-from cases.models import PriorAuthCase
-from integrations.pas.models import PayerLink
 from integrations.pas.subscriptions import notification_receive
+from integrations.submission.models import PayerLink
 
 
 @csrf_exempt
@@ -34,10 +32,3 @@ def notify(request, payer_id: int):
         return JsonResponse({"error": "body is not JSON"}, status=400)
     status, answer = notification_receive(payer_id=payer_id, payload=payload)
     return JsonResponse(answer, status=status)
-
-
-@login_required
-@require_GET
-def case_submission(request, pk: int):
-    case = get_object_or_404(PriorAuthCase.objects.visible_to(request.user).select_related("payer"), pk=pk)
-    return render(request, "pas/_case_submission.html", {"case": case})

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from cases import services as s
 from cases.models import CaseEvent, RequirementStatus, Status, Task
 from cases.transitions import InvalidTransition
+from integrations.submission.models import Submission
 from tests import factories as f
 
 
@@ -23,24 +24,28 @@ def test_submit_needs_manager_approval_when_the_practice_requires_it(ready_case,
     # when a coordinator submits before approval, then it is refused
     with pytest.raises(s.ActionRefused, match="approve"):
         s.case_submit(case=ready_case, actor=coordinator)
-    # when the manager approves, then the submit records the intent as a task and stays ready
+    # when the manager approves, then the submit records the request (waiting with staff on this portal
+    # payer), gives the coordinator the task of sending it, and the case stays ready until the payer has it
     s.case_approve_submission(case=ready_case, actor=manager)
-    task = s.case_submit(case=ready_case, actor=coordinator)
+    submission = s.case_submit(case=ready_case, actor=coordinator)
     ready_case.refresh_from_db()
-    assert task.kind == Task.Kind.SUBMIT and task.is_open
+    assert submission.state == Submission.State.WITH_STAFF and submission.channel == "portal"
+    task = ready_case.tasks.get(kind=Task.Kind.SUBMIT)
+    assert task.is_open and submission.idempotency_key in task.detail
     assert ready_case.status == Status.READY
     assert ready_case.submission_approved_by == manager
     assert ready_case.events.filter(kind=CaseEvent.Kind.SUBMISSION).count() == 1
     assert ready_case.events.filter(kind=CaseEvent.Kind.APPROVAL).count() == 1
-    # and a second submit is refused rather than queued twice
-    with pytest.raises(s.ActionRefused, match="already queued"):
-        s.case_submit(case=ready_case, actor=coordinator)
+    # and a second submit gives the same request back rather than queueing it twice
+    assert s.case_submit(case=ready_case, actor=coordinator) == submission
+    assert ready_case.tasks.filter(kind=Task.Kind.SUBMIT).count() == 1
 
 
 def test_submit_without_approval_when_the_practice_does_not_require_it(ready_case, coordinator):
     ready_case.practice.submission_requires_approval = False
     ready_case.practice.save()
-    assert s.case_submit(case=ready_case, actor=coordinator).kind == Task.Kind.SUBMIT
+    assert s.case_submit(case=ready_case, actor=coordinator).state == Submission.State.WITH_STAFF
+    assert ready_case.tasks.filter(kind=Task.Kind.SUBMIT, done_at__isnull=True).exists()
 
 
 def test_submit_refuses_an_unattested_summary(ready_case, coordinator):
@@ -124,7 +129,7 @@ def test_pended_asks_the_ordering_clinician(case, coordinator, owner_clinician):
     case.save()
     s.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the MRI report")
     task = case.tasks.get(kind=Task.Kind.ANSWER_INFO_REQUEST)
-    assert task.assignee == owner_clinician and task.detail == "Send the MRI report"
+    assert task.assignee == owner_clinician and "The payer's request, as sent:\nSend the MRI report" in task.detail
 
 
 def test_clinician_input_then_attestation_makes_the_case_ready(case, coordinator, owner_clinician):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cases import services as s
 from cases.models import CaseEvent, Status, Task
+from integrations.submission.models import Submission
 from tests import factories as f
 
 
@@ -34,22 +35,25 @@ def _upload(case, user, settings, tmp_path):
 
 def test_manual_channel_update_becomes_a_coordinator_task(pended_case, coordinator, settings, tmp_path):
     _upload(pended_case, coordinator, settings, tmp_path)
-    task = s.case_send_update(case=pended_case, actor=coordinator, message="Six weeks of PT attached.")
-    assert task.kind == Task.Kind.SUBMIT and task.role == "coordinator"
+    update = s.case_send_update(case=pended_case, actor=coordinator, message="Six weeks of PT attached.")
+    # The update is a row like any channel's, waiting with staff; the person's task says what to send.
+    assert update.kind == Submission.Kind.UPDATE and update.state == Submission.State.WITH_STAFF
+    task = pended_case.tasks.get(kind=Task.Kind.SUBMIT)
+    assert task.role == "coordinator" and task.is_open
     assert task.title == f"Send the additional information to {pended_case.payer} (portal)"
     assert "Six weeks of PT attached." in task.detail and "1 document(s)" in task.detail
     assert not pended_case.tasks.filter(kind=Task.Kind.ANSWER_INFO_REQUEST, done_at__isnull=True).exists()
     messages = list(pended_case.events.values_list("message", flat=True))
-    assert "Additional information to be sent by hand" in messages
+    assert any(m.startswith("Sending additional information to") and "portal, by hand" in m for m in messages)
     assert "Information for the payer: Six weeks of PT attached." in messages
-    # Pressing again does not make a second task.
-    with pytest.raises(s.ActionRefused, match="already queued"):
-        s.case_send_update(case=pended_case, actor=coordinator, message="again")
+    # Pressing again gives the same update back and makes no second task.
+    assert s.case_send_update(case=pended_case, actor=coordinator, message="again") == update
     assert pended_case.tasks.filter(kind=Task.Kind.SUBMIT).count() == 1
-    # Once sent by hand, the coordinator records it: pended → submitted, the task closes.
+    # Once sent by hand, the coordinator records it: pended → submitted, the task closes, the row is accepted.
     s.case_record_outcome(case=pended_case, actor=coordinator, outcome="submitted")
     pended_case.refresh_from_db()
-    assert pended_case.status == Status.SUBMITTED
+    update.refresh_from_db()
+    assert pended_case.status == Status.SUBMITTED and update.state == Submission.State.ACCEPTED
     assert not pended_case.tasks.filter(kind=Task.Kind.SUBMIT, done_at__isnull=True).exists()
 
 

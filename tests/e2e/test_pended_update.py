@@ -4,9 +4,10 @@ the background send, the payer's decision — against the app's own sandbox paye
 import pytest
 
 from cases.models import Status
-from integrations.pas.models import PayerLink, SandboxPayer, Submission
-from integrations.pas.services import submission_request, submission_send
-from integrations.pas.tasks import submit
+from integrations.pas.models import SandboxPayer
+from integrations.submission.models import PayerLink, Submission
+from integrations.submission.services import submission_request, submission_send
+from integrations.submission.tasks import submit
 from payers.models import Channel
 from tests import factories as f
 

@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from cases.models import Status
-from integrations.pas.models import PayerLink, SandboxPayer
+from integrations.pas.models import SandboxPayer
+from integrations.submission.models import PayerLink
 from payers.models import Channel
 from tests import factories as f
 from tests.peers.launch import node_peer
@@ -57,14 +58,6 @@ def sandboxed(pas_payer, sandbox_payer, live_server, settings):
     pas_payer.save()
     PayerLink.objects.get_or_create(payer=pas_payer)
     return sandbox_payer
-
-
-@pytest.fixture
-def q_sync(monkeypatch):
-    """django-q2 runs enqueued tasks inline (it reads its settings once, at import)."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
 
 
 # --- Medplum's FHIR engine playing a PAS payer (tests/peers/pas_payer_server.mjs) ------------------

@@ -8,20 +8,19 @@ from django.db import connection
 from django.utils import timezone
 
 from cases.models import CaseEvent, Role, Status, Task
-from integrations.base import IntegrationError
-from integrations.pas import services
-from integrations.pas.escalation import escalate_deadlines, escalate_stalls
-from integrations.pas.models import CaseTracking, PayerLink
-from integrations.pas.services import (
+from integrations.base import ChannelBase, IntegrationError
+from integrations.submission import cadence
+from integrations.submission.breaker import (
     BREAKER_THRESHOLD,
     breaker_allows,
     breaker_record_failure,
     breaker_record_success,
-    case_poll,
-    full_jitter,
     payer_link,
-    poll_claim_due,
 )
+from integrations.submission.cadence import full_jitter
+from integrations.submission.escalation import escalate_deadlines, escalate_stalls
+from integrations.submission.models import CaseTracking, PayerLink
+from integrations.submission.polling import case_poll, poll_claim_due
 from tests import factories as f
 
 
@@ -78,7 +77,7 @@ def test_claim_leaves_payers_with_an_open_breaker_alone(postgres_only, practice,
 
 def test_full_jitter_stays_within_the_growing_ceiling():
     for failures in range(8):
-        ceiling = min(services.BACKOFF_CAP, services.BACKOFF_BASE * 2**failures)
+        ceiling = min(cadence.BACKOFF_CAP, cadence.BACKOFF_BASE * 2**failures)
         for _ in range(50):
             delay = full_jitter(failures)
             assert timedelta(seconds=10) <= delay <= max(ceiling, timedelta(seconds=10))
@@ -108,11 +107,11 @@ def test_breaker_opens_after_threshold_then_one_probe(pas_payer):
 def test_failed_polls_back_off_and_trip_the_breaker(practice, owner_provider, pas_payer, monkeypatch):
     cases = _due_cases(practice, owner_provider, pas_payer, BREAKER_THRESHOLD + 1)
 
-    class Down:
+    class Down(ChannelBase):
         def check_status(self, case, *, submission_key):
             raise IntegrationError("$inquire: payer answered HTTP 503")
 
-    monkeypatch.setattr(services, "get_channel", lambda name: Down())
+    monkeypatch.setattr("integrations.submission.polling.get_channel", lambda name: Down())
     for case in cases[:BREAKER_THRESHOLD]:
         assert case_poll(case_id=case.pk) == "error"
         case.refresh_from_db()
@@ -173,19 +172,10 @@ def test_deadline_near_and_passed_each_once(practice, owner_provider, pas_payer)
     assert any("near" in t for t in titles) and any("passed" in t for t in titles)
 
 
-def test_cases_of_manual_channels_leave_the_poll_index(practice, owner_provider):
-    fax = f.PayerFactory(name="Fax-only payer", default_channel="fax")
-    (case,) = _due_cases(practice, owner_provider, fax, 1, channel="fax")
-    assert case_poll(case_id=case.pk) == "manual"
-    case.refresh_from_db()
-    assert case.next_poll_at is None and case.status == Status.SUBMITTED
-    assert not case.events.exists()  # no noise on the timeline
-
-
 @pytest.mark.django_db(transaction=True)
 def test_same_decision_from_two_workers_at_once_applies_once(postgres_only, practice, owner_provider, pas_payer):
+    from cases.decisions import decision_apply
     from integrations.pas.parse import parse_claim_response
-    from integrations.pas.services import decision_apply
     from tests.integrations.pas.conftest import PAS2_DIR, load
 
     (case,) = _due_cases(practice, owner_provider, pas_payer, 1)

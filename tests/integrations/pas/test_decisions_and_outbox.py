@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from cases.decisions import decision_apply
 from cases.models import CaseEvent, Role, Status, Task
+from integrations.base import ChannelBase, PayerDecision
 from integrations.base import DecisionStatus as D
-from integrations.base import PayerDecision
 from integrations.ehr_fhir.models import WriteBack
-from integrations.pas import services
 from integrations.pas.parse import parse_claim_response
-from integrations.pas.services import case_poll, decision_apply
+from integrations.submission import cadence
+from integrations.submission.polling import case_poll
 from tests.integrations.pas.conftest import PAS2_DIR, load
 
 
@@ -94,11 +95,11 @@ def test_retried_poll_task_does_each_side_effect_once(submitted, monkeypatch):
     patient.save()
     decision = parse_claim_response(load(PAS2_DIR / "pas2-approved.json"))
 
-    class Channel:
+    class Channel(ChannelBase):
         def check_status(self, case, *, submission_key):
             return decision
 
-    monkeypatch.setattr(services, "get_channel", lambda name: Channel())
+    monkeypatch.setattr("integrations.submission.polling.get_channel", lambda name: Channel())
     from integrations.sms_twilio.models import OutboundMessage
 
     assert case_poll(case_id=submitted.pk) == "approved"
@@ -113,11 +114,11 @@ def test_malformed_answer_changes_no_case(submitted, monkeypatch):
     bad = load(PAS2_DIR / "pas2-approved.json")
     bad["entry"].pop(1)  # the patient the ClaimResponse references
 
-    class Channel:
+    class Channel(ChannelBase):
         def check_status(self, case, *, submission_key):
             return parse_claim_response(bad)
 
-    monkeypatch.setattr(services, "get_channel", lambda name: Channel())
+    monkeypatch.setattr("integrations.submission.polling.get_channel", lambda name: Channel())
     assert case_poll(case_id=submitted.pk) == "error"
     submitted.refresh_from_db()
     assert submitted.status == Status.SUBMITTED and not submitted.authorization_number
@@ -130,10 +131,10 @@ def test_malformed_answer_changes_no_case(submitted, monkeypatch):
 def test_poll_cadence_follows_payer_and_tightens_near_the_deadline(submitted):
     now = datetime(2026, 3, 10, 12, tzinfo=UTC)
     submitted.decision_due_at = now + timedelta(days=7)
-    assert services.poll_next_at(case=submitted, now=now) == now + timedelta(hours=8)
+    assert cadence.poll_next_at(case=submitted, now=now) == now + timedelta(hours=8)
     submitted.decision_due_at = now + timedelta(hours=8)
-    assert services.poll_next_at(case=submitted, now=now) == now + timedelta(hours=2)
+    assert cadence.poll_next_at(case=submitted, now=now) == now + timedelta(hours=2)
     submitted.decision_due_at = now + timedelta(minutes=20)
-    assert services.poll_next_at(case=submitted, now=now) == now + timedelta(minutes=15)
+    assert cadence.poll_next_at(case=submitted, now=now) == now + timedelta(minutes=15)
     submitted.decision_due_at = now - timedelta(hours=1)
-    assert services.poll_next_at(case=submitted, now=now) == now + timedelta(hours=1)
+    assert cadence.poll_next_at(case=submitted, now=now) == now + timedelta(hours=1)

@@ -5,7 +5,8 @@ from django_q.models import OrmQ
 
 from cases.models import Status
 from integrations.pas.demo import DEMO_POLL_MINUTES, demo_pas_sandbox
-from integrations.pas.models import PayerLink, SandboxClaim, SandboxPayer
+from integrations.pas.models import SandboxClaim, SandboxPayer
+from integrations.submission.models import PayerLink
 from tests import factories as f
 
 
@@ -53,8 +54,9 @@ def test_demo_pended_case_is_answered_and_decided_by_the_sandbox(
     from django.utils import timezone
 
     from cases.services import case_send_update, document_upload
-    from integrations.pas.models import Submission
-    from integrations.pas.services import case_poll, submission_send
+    from integrations.submission.models import Submission
+    from integrations.submission.polling import case_poll
+    from integrations.submission.services import submission_send
 
     settings.SANDBOX_ENABLED = True
     settings.MEDIA_ROOT = tmp_path

@@ -13,9 +13,11 @@ from integrations.base import DecisionStatus as D
 from integrations.base import IntegrationError
 from integrations.pas.bundle import CLAIM_UPDATE_PROFILE, SUBMISSION_SYSTEM
 from integrations.pas.channel import PasChannel
-from integrations.pas.models import Exchange, PayerLink, PayerSubscription, Submission
-from integrations.pas.services import case_poll, submission_request, submission_send
+from integrations.pas.models import PayerSubscription
 from integrations.pas.subscriptions import PAS_TOPIC, subscription_ensure
+from integrations.submission.models import Exchange, PayerLink, Submission
+from integrations.submission.polling import case_poll
+from integrations.submission.services import submission_request, submission_send
 from tests import factories as f
 
 

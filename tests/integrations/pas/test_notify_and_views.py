@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from cases.models import CaseEvent, Status
-from integrations.pas.models import PayerLink, Submission
+from integrations.submission.models import PayerLink, Submission
 
 SECRET = "s3cret-token-for-tests"
 

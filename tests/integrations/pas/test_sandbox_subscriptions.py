@@ -12,18 +12,13 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, Status
 from integrations.pas.bundle import build_request_bundle
-from integrations.pas.models import (
-    PayerLink,
-    PayerSubscription,
-    SandboxClaim,
-    SandboxNotification,
-    SandboxSubscription,
-)
+from integrations.pas.models import PayerSubscription, SandboxClaim, SandboxNotification, SandboxSubscription
 from integrations.pas.sandbox import claim_response_id
 from integrations.pas.sandbox_notify import sandbox_push_due
-from integrations.pas.services import submission_request
 from integrations.pas.subscriptions import PAS_TOPIC, STATUS_R4, subscription_ensure, subscription_resource
 from integrations.pas.tasks import sandbox_push
+from integrations.submission.models import PayerLink
+from integrations.submission.services import submission_request
 from tests.integrations.pas.conftest import RI_DIR, load
 
 NPI = "1234567893"
@@ -94,7 +89,7 @@ def test_a_pas_topic_subscription_is_taken_active_with_a_handshake_to_come(clien
 
 
 def test_our_own_subscription_resource_is_taken(client, sandbox_on, pas_case, settings):
-    from integrations.pas.models import PayerLink
+    from integrations.submission.models import PayerLink
 
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
     pas_case.practice.npi = NPI

@@ -7,14 +7,10 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, Status, Task
 from integrations.ehr_fhir.models import WriteBack
-from integrations.pas.models import Exchange, SandboxClaim, Submission
-from integrations.pas.services import (
-    SubmissionRefused,
-    case_poll,
-    poll_claim_due,
-    submission_request,
-    submission_send,
-)
+from integrations.pas.models import SandboxClaim
+from integrations.submission.models import Exchange, Submission
+from integrations.submission.polling import case_poll, poll_claim_due
+from integrations.submission.services import SubmissionRefused, submission_request, submission_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from cases.decisions import decision_apply
 from cases.models import Status
 from integrations.base import DecisionStatus, PayerDecision
-from integrations.pas.models import PayerLink, PayerSubscription
-from integrations.pas.services import decision_apply, submission_request, submission_send
+from integrations.pas.models import PayerSubscription
 from integrations.pas.subscriptions import (
     BACKPORT_SUBSCRIPTION,
     FILTER_CRITERIA,
@@ -24,6 +24,8 @@ from integrations.pas.subscriptions import (
     subscriptions_to_ensure,
 )
 from integrations.pas.tasks import ensure_subscriptions
+from integrations.submission.models import PayerLink
+from integrations.submission.services import submission_request, submission_send
 from tests import factories as f
 
 SECRET = "notify-secret-for-tests"

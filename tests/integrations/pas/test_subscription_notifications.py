@@ -11,8 +11,9 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from cases.models import CaseEvent, Status
-from integrations.pas.models import PayerLink, PayerSubscription, Submission
+from integrations.pas.models import PayerSubscription
 from integrations.pas.subscriptions import PAS_TOPIC, STATUS_R4, notification_read
+from integrations.submission.models import PayerLink, Submission
 
 SECRET = "s3cret-token-for-tests"
 BASE = "https://payer.example.org/fhir"
@@ -202,7 +203,7 @@ def test_replayed_notification_wakes_the_case_once(client, subscribed, awaiting,
     assert first.json()["accepted"] == 1
     assert second.status_code == 202 and second.json() == {"accepted": 0, "already_due": 1}
     assert _wakes(awaiting) == 1
-    assert [q.func() for q in OrmQ.objects.all()] == ["integrations.pas.tasks.poll_case"]  # one $inquire
+    assert [q.func() for q in OrmQ.objects.all()] == ["integrations.submission.tasks.poll_case"]  # one $inquire
 
 
 def test_notification_naming_no_case_of_ours_is_accepted_with_nothing_done(client, subscribed, awaiting):

@@ -28,7 +28,7 @@ from integrations.pas.bundle import (
     sent_supporting,
 )
 from integrations.pas.channel import prior_claim
-from integrations.pas.models import Submission
+from integrations.submission.models import Submission
 from tests import factories as f
 from tests.integrations.pas.bundle_refs import bundle_references
 

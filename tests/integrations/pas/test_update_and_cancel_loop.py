@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from cases.models import CaseEvent, Status, Task
 from cases.services import ActionRefused, case_cancel, case_send_update, document_upload
-from integrations.pas import tasks
-from integrations.pas.models import Exchange, SandboxClaim, Submission
-from integrations.pas.services import SUBMIT_MAX_ATTEMPTS, case_poll, submission_request, submission_send
+from integrations.pas.models import SandboxClaim
+from integrations.submission import tasks
+from integrations.submission.models import Exchange, Submission
+from integrations.submission.polling import case_poll
+from integrations.submission.services import SUBMIT_MAX_ATTEMPTS, submission_request, submission_send
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)

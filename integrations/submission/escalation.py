@@ -1,4 +1,5 @@
-"""Stalled cases and CMS-0057-F decision deadlines: a manager task once per stall / deadline."""
+"""Stalled cases and CMS-0057-F decision deadlines, whatever the channel: a manager task once per
+stall / deadline."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from cases.models import CaseEvent, PriorAuthCase, Role, Status, Task
+from cases.models import CaseEvent, PriorAuthCase, Role, Task
 from cases.services import case_event_add, task_create
+from cases.transitions import AWAITING_PAYER as AWAITING
 from payers.models import Payer
 
-AWAITING = (Status.SUBMITTED, Status.PENDED, Status.APPEALED)
 DEADLINE_NEAR = timedelta(hours=24)
 
 
