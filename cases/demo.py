@@ -17,7 +17,6 @@ cluster runs.
 
 from __future__ import annotations
 
-import json
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +70,17 @@ from payers.models import (
 PRACTICE_NAME = "Riverside Medical Group"
 DEMO_PASSWORD = "demo-pass-2026"
 SYNTHEA_BUNDLE = Path(settings.BASE_DIR) / "tests" / "fixtures" / "synthea" / "patient_bundle.json"
+
+# (order, callable) an integration adds with `demo_hook_register`: it connects its sandbox to the
+# seeded practice. Called with practice, base_url, providers, payers and out (a line printer).
+_DEMO_HOOKS: list = []
+
+
+def demo_hook_register(hook, *, order: int = 100) -> None:
+    """Let an integration wire its sandbox into the demo practice after the cases are seeded."""
+    if all(existing is not hook for _, existing in _DEMO_HOOKS):
+        _DEMO_HOOKS.append((order, hook))
+
 
 # (username, first, last, role, provider index or None)
 DEMO_USERS = [
@@ -610,10 +620,9 @@ def demo_seed(*, base_url: str = "http://127.0.0.1:8000", out=None) -> dict:
         f"Seeded {PRACTICE_NAME}: {len(providers)} providers, {len(payers)} payers, {len(patients)} patients, "
         f"{len(orders)} orders and cases."
     )
-    _ehr_sandbox(practice, base_url=base_url, providers=providers, payers=payers, out=say)
-    from integrations.pas.demo import demo_pas_sandbox
-
-    demo_pas_sandbox(base_url=base_url, out=say)
+    # Each integration wires its own sandbox to the practice (registered in its AppConfig.ready).
+    for _, hook in sorted(_DEMO_HOOKS, key=lambda h: h[0]):
+        hook(practice=practice, base_url=base_url, providers=providers, payers=payers, out=say)
     return {"created": True, "cases": practice.cases.count(), "users": [u.username for u in users]}
 
 
@@ -1118,62 +1127,6 @@ def _evidence_for(requirement: DocumentationRequirement, now: datetime, rng: ran
         RequirementKind.DIAGNOSIS: "Condition",
     }.get(kind, "DocumentReference")
     return {"resource": f"{resource}/demo-{rng.randrange(10**6)}", "date": day, "value": requirement.description}
-
-
-def _ehr_sandbox(practice, *, base_url: str, providers, payers, out) -> None:
-    """Connect the practice to the built-in sandbox EHR and load one Synthea patient into it.
-
-    That patient gets a live order (not history): when the cluster runs, the
-    packet is assembled from the sandbox over FHIR like any real case.
-    """
-    if not settings.SANDBOX_ENABLED:
-        return
-    from integrations.ehr_fhir.models import EhrConnection, SandboxResource
-    from integrations.ehr_fhir.sandbox import load_bundle
-
-    EhrConnection.objects.get_or_create(
-        practice=practice,
-        defaults={"name": "Sandbox EHR", "base_url": f"{base_url.rstrip('/')}/sandbox/ehr/fhir/", "auth": "none"},
-    )
-    if SandboxResource.objects.exists() or not SYNTHEA_BUNDLE.exists():
-        return
-    bundle = json.loads(SYNTHEA_BUNDLE.read_text())
-    count = load_bundle(bundle)
-    resource = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
-    name = resource["name"][0]
-    patient = Patient.objects.create(
-        practice=practice,
-        first_name=name["given"][0],
-        last_name=name["family"],
-        birth_date=date.fromisoformat(resource["birthDate"]),
-        mrn="RMG199999",
-        ehr_id=resource["id"],
-        mobile_phone="+12025550142",
-        sms_consent=True,
-        sms_consent_at=timezone.now(),
-    )
-    payer = next(p for p in payers if p.name == "Lakeshore Community Medicaid")
-    Coverage.objects.create(
-        patient=patient, payer=payer, plan=payer.plans.first(), member_id="LCM00019999", start=date(2025, 1, 1)
-    )
-    provider = next(p for p in providers if p.specialty == "Primary care")
-    order = Order.objects.create(
-        practice=practice,
-        patient=patient,
-        kind=Order.Kind.MEDICATION,
-        code_system=CodeSystem.RXNORM,
-        code="1991302",
-        description="Semaglutide injection",
-        diagnosis_codes=["E11.65"],
-        ordering_provider=provider,
-        location=provider.location,
-        site_of_service="11",
-        requested_date=timezone.localdate() + timedelta(days=10),
-        source=Order.Source.MANUAL,
-    )
-    # Live, not history: the receivers are connected, so the packet job is queued.
-    case_open_for_order(order=order)
-    out(f"Sandbox EHR: {count} FHIR resources loaded; {patient.first_name} {patient.last_name} has a live order.")
 
 
 def demo_logins_text() -> str:

@@ -8,4 +8,8 @@ class EhrFhirConfig(AppConfig):
     verbose_name = "EHR (FHIR R4)"
 
     def ready(self):
+        from cases.demo import demo_hook_register
         from integrations.ehr_fhir import receivers  # noqa: F401  (connects signals)
+        from integrations.ehr_fhir.demo import demo_ehr_sandbox
+
+        demo_hook_register(demo_ehr_sandbox, order=10)

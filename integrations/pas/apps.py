@@ -14,6 +14,10 @@ class PasConfig(AppConfig):
         from integrations.pas import models
 
         auditlog.register(models.PayerSubscription)
+        from cases.demo import demo_hook_register
+        from integrations.pas.demo import demo_pas_sandbox
+
+        demo_hook_register(demo_pas_sandbox, order=20)
         checks.register(public_base_url_check)
 
 

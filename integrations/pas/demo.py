@@ -36,7 +36,7 @@ from payers.models import Channel, Payer
 DEMO_POLL_MINUTES = 10
 
 
-def demo_pas_sandbox(*, base_url: str, out=None) -> int:
+def demo_pas_sandbox(*, base_url: str, out=None, **_) -> int:
     """Point PAS payers at the sandbox payer; returns how many submitted or pended cases it has."""
     if not settings.SANDBOX_ENABLED:
         return 0
