@@ -9,8 +9,8 @@ from django.core import mail
 from django.core.management import call_command
 
 from cases.models import Bucket, CaseEvent, Role, Status, Sweep, SweepItem, SweepSettings, Task
-from cases.sweep import sweep_changes, sweep_run
-from cases.sweep_digest import digest_send
+from cases.sweep.digest import digest_send
+from cases.sweep.services import sweep_changes, sweep_run
 from tests import factories as f
 from tests.cases.conftest import WEDNESDAY_0730
 
