@@ -221,9 +221,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from cases.metrics import Filters, dashboard_metrics
+    from cases.metrics.figures import Filters, dashboard_metrics
     from cases.models import Practice, PriorAuthCase, User
-    from cases.sweep import sweep_run
+    from cases.sweep.services import sweep_run
 
     practice = Practice.objects.filter(name=PRACTICE_NAME).first()
     if args.rebuild and practice:

@@ -278,4 +278,4 @@ class CaseEventAdmin(admin.ModelAdmin):
         return False
 
 
-from cases import sweep_admin  # noqa: E402,F401  (registers the sweep's admin)
+from cases.sweep import admin as sweep_admin  # noqa: E402,F401  (registers the sweep's admin)

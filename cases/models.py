@@ -502,6 +502,7 @@ class RequirementStatus(models.Model):
         return f"{self.requirement} – {self.get_state_display()}"
 
 
-# The sweep's models live in their own module; importing them here registers
-# them with the `cases` app.
-from cases.sweep_models import Bucket, Sweep, SweepHoliday, SweepItem, SweepSettings  # noqa: E402,F401
+# The sweep's models live in the sweep's package; Django finds an app's models
+# through its models module, so importing them here registers them with the
+# `cases` app. One way only: cases.sweep.models never imports this module.
+from cases.sweep.models import Bucket, Sweep, SweepHoliday, SweepItem, SweepSettings  # noqa: E402,F401

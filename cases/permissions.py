@@ -1,11 +1,14 @@
-"""Which role may take which action on a case it can see.
+"""Which role may take which action: on a case it can see, on the sweep, on the dashboard.
 
 Whether a user may *see* a case is `PriorAuthCase.objects.visible_to` (404
-otherwise). This module answers the second question: of the cases they see,
-what may they do. Whether the case's state allows it is decided by the
-service (ActionRefused); `available_actions` combines both so the case page
-shows only buttons that will work.
+otherwise), and which sweep items `SweepItem.objects.visible_to`. This
+module answers the second question: of what they see, what may they do.
+Whether the case's state allows it is decided by the service
+(ActionRefused); `available_actions` combines both so the case page shows
+only buttons that will work.
 """
+
+from django.http import Http404
 
 from cases.models import Role, Status, Task
 from cases.transitions import AWAITING_PAYER, can_transition
@@ -28,6 +31,15 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "download": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     # The submission packet (cases/packet_pdf.py): the people who send it to the payer.
     "packet": frozenset({R.MANAGER, R.COORDINATOR}),
+    # The morning sweep (cases/sweep/): everyone may open the page and sees
+    # their items; managers run it, assign from it and see every bucket with
+    # what changed since the day before; front desk asks for a reschedule.
+    "sweep_run": frozenset({R.MANAGER}),
+    "sweep_assign": frozenset({R.MANAGER}),
+    "sweep_compare": frozenset({R.MANAGER}),
+    "sweep_reschedule": frozenset({R.MANAGER, R.FRONT_DESK}),
+    # The metrics dashboard (cases/metrics/): practice-wide figures.
+    "dashboard": frozenset({R.MANAGER}),
 }
 INPUT_STATUSES = frozenset(
     {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}
@@ -39,6 +51,12 @@ PACKET_STATUSES = frozenset({Status.READY, Status.SUBMITTED, Status.PENDED, Stat
 
 def role_allows(user, action: str) -> bool:
     return user.has_role(*ROLE_ACTIONS[action])
+
+
+def require_role(user, action: str) -> None:
+    """Http404 unless the user's role allows `action`: like a case they may not see, never 403."""
+    if not role_allows(user, action):
+        raise Http404
 
 
 def can_complete_task(user, task: Task) -> bool:

@@ -87,9 +87,9 @@ class CaseQuerySet(models.QuerySet):
 
     def needing_clinician(self, user):
         """Cases waiting on a clinician: the status says so, or an open task is theirs."""
-        from cases.models import Task
-
-        theirs = Task.objects.filter(case=OuterRef("pk"), done_at__isnull=True).filter(
+        # The task model through the reverse relation, not an import: cases.models imports this module.
+        tasks = self.model._meta.get_field("tasks").related_model
+        theirs = tasks.objects.filter(case=OuterRef("pk"), done_at__isnull=True).filter(
             Q(assignee=user) | Q(assignee__isnull=True, role="clinician")
         )
         return self.filter(Q(status__in=["needs_clinician", "pended"]) | Exists(theirs))

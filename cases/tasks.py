@@ -6,7 +6,8 @@ import logging
 
 from django.db import transaction
 
-from cases.models import Practice, Sweep
+from cases.models import Practice
+from cases.sweep.models import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def run_due_sweeps() -> int:
     have their own time zones (and DST), which a server-time cron cannot
     follow. `sweep_due` claims the day, so extra ticks do nothing.
     """
-    from cases.sweep import sweep_due
+    from cases.sweep.services import sweep_due
 
     ran = 0
     for practice in Practice.objects.order_by("pk"):
@@ -39,7 +40,7 @@ def _enqueue_digest(sweep_id: int) -> None:
 
 
 def send_sweep_digest(sweep_id: int) -> int:
-    from cases.sweep_digest import digest_send
+    from cases.sweep.digest import digest_send
 
     return digest_send(sweep=Sweep.objects.select_related("practice").get(pk=sweep_id))
 

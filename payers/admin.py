@@ -11,8 +11,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from payers.codes import CodeError, code_key
 from payers.models import CodeSystem, DocumentationRequirement, Payer, PayerRule, Plan
-from payers.rules import CodeError, RuleConflict, check_order, code_key, find_conflicts
+from payers.rules import RuleConflict, check_order, find_conflicts
 
 
 class PlanInline(admin.TabularInline):

@@ -21,8 +21,8 @@ from datetime import date
 
 from django.db import transaction
 
+from payers.codes import normalise_code, normalise_prefixes, prefix_key, validate_code_range, validate_conditions
 from payers.models import Category, Channel, CodeSystem, Payer, PayerRule, Plan, RequiresPA
-from payers.rules import normalise_code, normalise_prefixes, prefix_key, validate_code_range, validate_conditions
 
 HEADER = [
     "payer",

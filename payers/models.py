@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from payers.codes import CodeSystem, normalise_code, normalise_prefixes, validate_code_range, validate_conditions
 from payers.querysets import PayerRuleQuerySet
 
 
@@ -20,13 +21,6 @@ class Channel(models.TextChoices):
     PORTAL = "portal", "Payer portal"
     EPA = "epa", "ePA network (medications)"
     NONE = "none", "None"
-
-
-class CodeSystem(models.TextChoices):
-    CPT = "CPT", "CPT"
-    HCPCS = "HCPCS", "HCPCS Level II"
-    NDC = "NDC", "NDC"
-    RXNORM = "RxNorm", "RxNorm"
 
 
 class Category(models.TextChoices):
@@ -184,8 +178,6 @@ class PayerRule(models.Model):
         return [p.strip().upper() for p in self.diagnosis_prefixes.split(",") if p.strip()]
 
     def clean(self):
-        from payers.rules import normalise_code, normalise_prefixes, validate_code_range, validate_conditions
-
         if self.plan_id and self.payer_id and self.plan.payer_id != self.payer_id:
             raise ValidationError({"plan": "The plan belongs to another payer."})
         # effective_from is None when its form field failed validation; that error is already reported.

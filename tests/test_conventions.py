@@ -3,6 +3,7 @@
 1. Only `cases/transitions.py` writes a case's status (STYLE.md §1).
 2. No `print(` in application code, and no log call that formats patient fields (PHI).
 3. Background task functions take ids, and tasks are enqueued with ids.
+4. No import circles in `cases` and `payers` (a deferred, function-level import counts).
 
 Each check is a function over Python source, run on the real tree and on
 planted examples so the check itself can fail.
@@ -215,6 +216,92 @@ def case_reads_in_views(source: str) -> list[tuple[int, str]]:
     return found
 
 
+# --- import circles --------------------------------------------------------------------
+
+# The apps whose modules may not import each other in a circle. A function-level
+# import counts: it only defers the circle to the first call.
+IMPORT_GRAPH_APPS = ("cases", "payers")
+# Circles known and tolerated until their own change lands, each as the edge that
+# closes it (dropped from the graph before the search). Everything else is a failure.
+TOLERATED_IMPORTS = {
+    # The status groups (OPEN_STATUSES, AWAITING_PAYER …) live beside ALLOWED in
+    # cases.transitions, which imports cases.models; models (`is_open`) and the
+    # querysets read them at call time. Goes when the groups need no model import.
+    ("cases.models", "cases.transitions"): "status groups",
+    ("cases.querysets", "cases.transitions"): "status groups",
+    # fpdf2 and Pillow load on first use; the packet module writes through services.
+    ("cases.services", "cases.packet_pdf"): "lazy PDF import",
+}
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, name: str, *, is_package: bool = False) -> set[str]:
+    """Every module importing this source runs: each name imported, anywhere in the file, and its parent packages.
+
+    `from cases import transitions` imports `cases.transitions`; `import
+    cases.sweep.models` runs `cases/sweep/__init__.py` first, so the package
+    is an edge too.
+    """
+    package = name if is_package else name.rpartition(".")[0]
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 2)}
+
+
+def import_circles(modules: dict[str, set[str]], tolerated=()) -> list[list[str]]:
+    """The circles of an import graph {module: modules it imports}, each as a path back to its start.
+
+    Edges to modules outside the graph and the `tolerated` (from, to) edges are
+    ignored. One circle per strongly connected group, so a report stays short.
+    """
+    graph = {
+        m: sorted((targets & modules.keys()) - {m} - {t for f, t in tolerated if f == m})
+        for m, targets in modules.items()
+    }
+    circles, state = [], {}  # state: 1 on the current path, 2 done
+
+    def visit(node, path):
+        state[node] = 1
+        path.append(node)
+        for target in graph[node]:
+            if state.get(target) == 1:
+                circles.append(path[path.index(target) :] + [target])
+            elif target not in state:
+                visit(target, path)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+    return circles
+
+
+def app_import_graph(root: Path, apps=IMPORT_GRAPH_APPS) -> dict[str, set[str]]:
+    graph = {}
+    for app in apps:
+        for path in sorted((root / app).rglob("*.py")):
+            if SKIP_DIRS.intersection(path.relative_to(root).parts) or "migrations" in path.parts:
+                continue
+            name = module_name(path, root)
+            graph[name] = imported_modules(path.read_text(), name, is_package=path.name == "__init__.py")
+    return graph
+
+
 def _scan(check, files):
     problems = []
     for path in files:
@@ -265,6 +352,16 @@ def test_views_get_cases_only_through_visible_to():
     assert any(p.as_posix().endswith("cases/views.py") for p in view_files)
     problems = _scan(case_reads_in_views, view_files)
     assert problems == [], "views get cases via PriorAuthCase.objects.visible_to(user):\n" + "\n".join(problems)
+
+
+def test_cases_and_payers_have_no_import_circles():
+    graph = app_import_graph(ROOT)
+    # the graph sees the modules whose circles were broken (issue 12)
+    assert {"cases.models", "cases.querysets", "cases.sweep", "cases.sweep.models", "payers.rules"} <= graph.keys()
+    circles = import_circles(graph, TOLERATED_IMPORTS)
+    assert circles == [], "import circles (a function-level import counts):\n" + "\n".join(
+        " -> ".join(c) for c in circles
+    )
 
 
 # --- planted examples: each check can fail -------------------------------------------
@@ -365,6 +462,40 @@ def test_the_view_check_catches_a_case_read_around_visible_to(tmp_path):
     assert _scan(case_reads_in_views, [module]) == [
         "views.py:3: detail: PriorAuthCase.objects.all (use visible_to(user))"
     ]
+
+
+def test_the_circle_check_catches_a_planted_circle(tmp_path):
+    # given a tiny app whose models import a queryset module that imports the
+    # models back inside a function, and a sweep package whose __init__ imports its services
+    files = {
+        "app/__init__.py": "",
+        "app/models.py": "from app.querysets import CaseQuerySet\nfrom app.sweep.models import Sweep\n",
+        "app/querysets.py": "def needing():\n    from app.models import Task\n",
+        "app/sweep/__init__.py": "from .services import sweep_run\n",
+        "app/sweep/models.py": "X = 1\n",
+        "app/sweep/services.py": "from app import models\n",
+        "app/tasks.py": "from app.models import Task\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    graph = app_import_graph(tmp_path, apps=("app",))
+    # then both circles are reported, the deferred one and the one through a package's __init__
+    circles = {" -> ".join(c) for c in import_circles(graph)}
+    assert circles == {
+        "app.models -> app.querysets -> app.models",
+        "app.models -> app.sweep -> app.sweep.services -> app.models",
+    }
+    # and a tolerated edge is not reported, while the other circle still is
+    assert import_circles(graph, {("app.querysets", "app.models")}) == [
+        ["app.models", "app.sweep", "app.sweep.services", "app.models"]
+    ]
+
+
+def test_the_circle_check_reads_relative_and_package_imports():
+    assert imported_modules("from . import transitions", "cases.querysets") >= {"cases", "cases.transitions"}
+    assert imported_modules("from .models import X", "cases.sweep", is_package=True) >= {"cases.sweep.models"}
+    assert imported_modules("import cases.sweep.models", "x") == {"cases", "cases.sweep", "cases.sweep.models"}
 
 
 def test_script_folders_do_not_shadow_the_standard_library():

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from cases.dashboard_views import csv_safe
-from cases.metrics import Filters, dashboard_metrics
+from cases.metrics.figures import Filters, dashboard_metrics
+from cases.metrics.views import csv_safe
 from cases.models import CaseEvent, Status, Urgency
 from tests import factories as f
 from tests.cases.conftest import NY

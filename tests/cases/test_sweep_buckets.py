@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from cases.models import Bucket, RequirementStatus, Status, SweepHoliday, Task
-from cases.sweep import SweepContext, bucket_querysets, describe_items, sweep_run
+from cases.sweep.buckets import SweepContext, bucket_querysets, describe_items
+from cases.sweep.services import sweep_run
 from tests import factories as f
 from tests.cases.conftest import LA, NY, WEDNESDAY_0730
 

@@ -9,7 +9,7 @@ from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
 from cases.models import Sweep, SweepHoliday
-from cases.sweep import STALE_CLAIM, sweep_claim_day
+from cases.sweep.services import STALE_CLAIM, sweep_claim_day
 from cases.tasks import run_due_sweeps
 from tests import factories as f
 from tests.cases.conftest import LA, NY, WEDNESDAY_0730

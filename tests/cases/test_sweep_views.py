@@ -7,10 +7,12 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.urls import reverse
 
 from cases.models import Bucket, CaseEvent, Role, Status, Sweep, SweepItem, SweepSettings, Task
-from cases.sweep import sweep_changes, sweep_run
-from cases.sweep_digest import digest_send
+from cases.permissions import role_allows
+from cases.sweep.digest import digest_send
+from cases.sweep.services import sweep_changes, sweep_run
 from tests import factories as f
 from tests.cases.conftest import WEDNESDAY_0730
 
@@ -240,3 +242,20 @@ def test_run_sweep_command_text_and_unknown_practice(swept, practice):
     assert "Ready to submit" in out.getvalue()
     with pytest.raises(Exception, match="No practice with id 999999"):
         call_command("run_sweep", "--practice", "999999")
+
+
+@pytest.mark.parametrize("user_fixture", ["manager", "coordinator", "front_desk", "owner_clinician", "other_clinician"])
+def test_sweep_page_and_dashboard_link_follow_the_permission_table(swept, client, request, user_fixture):
+    # given a user of each role
+    user = request.getfixturevalue(user_fixture)
+    client.force_login(user)
+    # when they open the sweep page
+    response = client.get("/sweep/?bucket=schedule_at_risk")
+    # then its controls are what cases.permissions allows that role, and so is the dashboard link
+    assert response.context["can_run"] is role_allows(user, "sweep_run")
+    assert response.context["can_assign"] is role_allows(user, "sweep_assign")
+    assert response.context["can_compare"] is role_allows(user, "sweep_compare")
+    assert response.context["can_reschedule"] is role_allows(user, "sweep_reschedule")
+    dashboard_link = f'href="{reverse("metrics:dashboard")}"' in response.content.decode()
+    assert dashboard_link is role_allows(user, "dashboard")
+    assert reverse("metrics:dashboard") == "/dashboard/"

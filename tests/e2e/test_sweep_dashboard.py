@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from cases.models import CaseEvent, Status
-from cases.sweep import sweep_run
+from cases.sweep.services import sweep_run
 from tests import factories as f
 
 pytestmark = pytest.mark.e2e

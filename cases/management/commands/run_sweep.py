@@ -2,8 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.models import Bucket, Practice
-from cases.sweep import sweep_run
+from cases.models import Practice
+from cases.sweep.models import Bucket
+from cases.sweep.services import sweep_run
 
 
 class Command(BaseCommand):

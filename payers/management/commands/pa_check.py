@@ -4,8 +4,9 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from payers.codes import CodeError, code_key
 from payers.models import CodeSystem, Payer, Plan
-from payers.rules import CodeError, RuleConflict, check_order, code_key
+from payers.rules import RuleConflict, check_order
 
 _CODE_SYSTEMS = {value.lower(): value for value in CodeSystem.values}
 

@@ -1,4 +1,4 @@
-"""Server-side SVG bar charts: geometry here, markup in templates/sweep/_hbar.html (autoescaped).
+"""Server-side SVG bar charts: geometry here, markup in templates/metrics/_hbar.html (autoescaped).
 
 No JavaScript and no CDN; every chart is drawn next to a table with the same
 numbers, which is also what screen readers get.

@@ -1,9 +1,9 @@
-"""The 7:30 a.m. sweep: sort every open case into buckets, with a next step.
+"""The 7:30 a.m. sweep's rules: sort every open case into buckets, with a next step.
 
-Reads: `bucket_querysets` builds one queryset per bucket over the practice's
-open cases (the rules are here, as filters, so the database does the sorting).
-Writes: `sweep_run` stores a `Sweep` with its `SweepItem`s; `sweep_due` is the
-once-per-weekday claim the every-minute schedule calls.
+Reads only: `bucket_querysets` builds one queryset per bucket over the
+practice's open cases (the rules are here, as filters, so the database does
+the sorting) and `describe_items` writes an item's summary and next step.
+Storing a sweep is `cases.sweep.services` (`sweep_run`, `sweep_due`).
 
 A case can be in several buckets: "schedule at risk", "new denials" and
 "stalled" overlay the work buckets (a gathering case whose appointment comes
@@ -32,19 +32,14 @@ Rules (now = the sweep's moment, dates in the practice's time zone):
 from __future__ import annotations
 
 import logging
-import time
 import zoneinfo
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from functools import cached_property
 
-from django.db import IntegrityError, connection, transaction
 from django.db.models import (
-    BigIntegerField,
     Case,
-    CharField,
     Count,
-    DateField,
     DateTimeField,
     DurationField,
     Exists,
@@ -57,22 +52,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from cases.models import (
-    Bucket,
-    Practice,
-    PriorAuthCase,
-    RequirementStatus,
-    Status,
-    Sweep,
-    SweepHoliday,
-    SweepItem,
-    Task,
-    Urgency,
-)
-from cases.stats import grouped_percentiles
+from cases.metrics.percentiles import grouped_percentiles
+from cases.models import Practice, PriorAuthCase, RequirementStatus, Status, Task, Urgency
+from cases.sweep.models import Bucket, Sweep, SweepHoliday, SweepItem
 from cases.transitions import AWAITING_PAYER
 from payers.models import Channel, Payer
 
@@ -94,9 +79,6 @@ DEFAULT_POLL_HOURS = 8
 # Observed turnaround is used only with enough recent decisions to mean something.
 TURNAROUND_WINDOW = timedelta(days=180)
 TURNAROUND_MIN_DECISIONS = 5
-# A scheduled sweep still "running" this long after its claim died with its
-# worker (the sweep takes seconds): the next tick may take the day over.
-STALE_CLAIM = timedelta(minutes=10)
 
 
 # --- calendar ---------------------------------------------------------------
@@ -314,7 +296,7 @@ def _rows(bucket: str, queryset: QuerySet):
 # --- text -----------------------------------------------------------------------
 
 
-def _day(value) -> str:
+def short_date(value) -> str:
     return f"{value:%b} {value.day}"
 
 
@@ -353,7 +335,7 @@ def item_text(bucket: str, row: dict, ctx: SweepContext) -> tuple[str, str, date
             step = f"Answer {payer}'s request for information"
             if row["decision_due_at"]:
                 due = timezone.localtime(row["decision_due_at"], tz).date()
-                step += f" (decision due {_day(due)})"
+                step += f" (decision due {short_date(due)})"
         elif row.get("gap_count"):
             more = f" and {row['gap_count'] - 1} more" if row["gap_count"] > 1 else ""
             step = f"Collect: {row['first_gap']}{more}"
@@ -365,7 +347,7 @@ def item_text(bucket: str, row: dict, ctx: SweepContext) -> tuple[str, str, date
         if deadline and deadline <= now:
             due = timezone.localtime(deadline, tz).date()
             rule = "CMS-0057-F deadline" if row["payer__cms_impacted"] else "decision deadline"
-            step = f"Past the {rule} of {_day(due)}: call {payer}{phone}"
+            step = f"Past the {rule} of {short_date(due)}: call {payer}{phone}"
         else:
             step = f"No payer update for {age} day{'s' if age != 1 else ''}: check status with {payer}{phone}"
             if deadline:
@@ -377,77 +359,19 @@ def item_text(bucket: str, row: dict, ctx: SweepContext) -> tuple[str, str, date
     elif bucket == Bucket.SCHEDULE_AT_RISK:
         due = row["order__scheduled_date"]
         step = (
-            f"Appointment {_day(due)} is before the expected decision ({_day(row['expected_on'])}): "
+            f"Appointment {short_date(due)} is before the expected decision ({short_date(row['expected_on'])}): "
             "reschedule or ask for expedited review"
         )
     elif bucket == Bucket.NEW_DENIALS:
         code = f" ({row['denial_reason_code']})" if row["denial_reason_code"] else ""
         due = row["appeal_deadline"]
-        deadline = f"by {_day(due)}" if due else "(no appeal deadline recorded: check the letter)"
+        deadline = f"by {short_date(due)}" if due else "(no appeal deadline recorded: check the letter)"
         step = f"Denied{code}: decide on appeal or peer-to-peer {deadline}"
     elif bucket == Bucket.STALLED:
         step = f"No status change for {age} day{'s' if age != 1 else ''}: find the blocker or escalate"
     else:  # pragma: no cover - Bucket is closed
         raise ValueError(bucket)
     return summary[:300], step[:300], due
-
-
-# --- writes ---------------------------------------------------------------------
-
-
-def _due_on(bucket: str, tz):
-    """SQL expression: the date an item is due (appointment, appeal deadline, decision deadline)."""
-    if bucket == Bucket.SCHEDULE_AT_RISK:
-        return F("order__scheduled_date")
-    if bucket == Bucket.NEW_DENIALS:
-        return F("appeal_deadline")
-    if bucket == Bucket.PAYER_FOLLOW_UP:
-        return TruncDate("decision_due_at", tzinfo=tz)
-    if bucket == Bucket.MISSING_DOCUMENTATION:
-        return Case(
-            When(status=Status.PENDED, then=TruncDate("decision_due_at", tzinfo=tz)),
-            default=None,
-            output_field=DateField(),
-        )
-    # A bare NULL parameter would reach PostgreSQL as text.
-    return Cast(Value(None), output_field=DateField())
-
-
-def sweep_compute(*, sweep: Sweep) -> dict[str, int]:
-    """Fill `sweep` with its items (replacing any) and mark it done. Returns the counts.
-
-    One INSERT … SELECT per bucket: the cases never travel to Python, which
-    keeps a sweep of 100 000 open cases within seconds (docs/performance.md).
-    """
-    started = time.monotonic()
-    ctx = SweepContext(sweep.practice, sweep.as_of)
-    counts: dict[str, int] = {}
-    table = connection.ops.quote_name(SweepItem._meta.db_table)
-    quote = connection.ops.quote_name
-    with transaction.atomic():
-        SweepItem.objects.filter(sweep=sweep).delete()
-        for bucket, queryset in bucket_querysets(ctx).items():
-            select = queryset.annotate(
-                _sweep=Value(sweep.pk, output_field=BigIntegerField()),
-                _case=F("pk"),
-                _bucket=Value(str(bucket), output_field=CharField()),
-                _due=_due_on(bucket, ctx.tz),
-            ).values_list("_sweep", "_case", "_bucket", "_due")
-            sql, params = select.query.sql_with_params()
-            columns = ", ".join(f"sub.{quote(name)}" for name in ("_sweep", "_case", "_bucket", "_due"))
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"INSERT INTO {table} (sweep_id, case_id, bucket, due_on) SELECT {columns} FROM ({sql}) sub",  # noqa: S608
-                    params,
-                )
-                counts[str(bucket)] = cursor.rowcount
-        sweep.counts = counts
-        sweep.state = Sweep.State.DONE
-        sweep.finished_at = timezone.now()
-        sweep.duration_ms = int((time.monotonic() - started) * 1000)
-        sweep.save(update_fields=["counts", "state", "finished_at", "duration_ms"])
-    log.info("sweep %s practice=%s counts=%s in %s ms", sweep.pk, sweep.practice_id, counts, sweep.duration_ms)
-    return counts
 
 
 def describe_items(sweep: Sweep, items) -> list[SweepItem]:
@@ -474,166 +398,3 @@ def describe_items(sweep: Sweep, items) -> list[SweepItem]:
                 continue
             item.summary, item.next_step, _ = item_text(bucket, row, ctx)
     return items
-
-
-def sweep_run(*, practice: Practice, now: datetime | None = None, actor=None) -> Sweep:
-    """Run a sweep now, on demand (the page's button, `run_sweep`). Not limited per day."""
-    now = now or timezone.now()
-    sweep = Sweep.objects.create(
-        practice=practice,
-        run_date=timezone.localtime(now, practice_tz(practice)).date(),
-        trigger=Sweep.Trigger.MANUAL,
-        as_of=now,
-        started_at=now,
-        triggered_by=actor,
-    )
-    sweep_compute(sweep=sweep)
-    return sweep
-
-
-def sweep_claim_day(*, practice: Practice, day: date, now: datetime) -> Sweep | None:
-    """Claim the scheduled sweep of `day`, or None if it is already claimed.
-
-    The claim is the insert of the day's row (unique per practice and local
-    date), committed before any work: a second worker, a replayed schedule or
-    a restarted cluster all hit the constraint. A claim whose worker died
-    (still running after STALE_CLAIM) is taken over by a conditional update.
-    """
-    try:
-        with transaction.atomic():
-            return Sweep.objects.create(
-                practice=practice, run_date=day, trigger=Sweep.Trigger.SCHEDULED, as_of=now, started_at=now
-            )
-    except IntegrityError:
-        taken = Sweep.objects.filter(
-            practice=practice,
-            run_date=day,
-            trigger=Sweep.Trigger.SCHEDULED,
-            state=Sweep.State.RUNNING,
-            started_at__lt=now - STALE_CLAIM,
-        ).update(started_at=now, as_of=now)
-        if taken != 1:
-            return None
-        return Sweep.objects.get(practice=practice, run_date=day, trigger=Sweep.Trigger.SCHEDULED)
-
-
-def sweep_due(*, practice: Practice, now: datetime | None = None) -> Sweep | None:
-    """The scheduled sweep, if today (local) is a sweep day, its time has come and nobody ran it yet.
-
-    Called every minute. A sweep missed because the cluster was down runs at
-    the first tick after it comes back the same day, once.
-    """
-    now = now or timezone.now()
-    local = timezone.localtime(now, practice_tz(practice))
-    if local.time() < sweep_time(practice) or not is_sweep_day(local.date(), holidays_for(practice)):
-        return None
-    if Sweep.objects.filter(practice=practice, run_date=local.date(), trigger=Sweep.Trigger.SCHEDULED).exists():
-        return None  # cheap check before the claim; the claim is what guarantees once
-    sweep = sweep_claim_day(practice=practice, day=local.date(), now=now)
-    if sweep is None:
-        return None
-    sweep_compute(sweep=sweep)
-    return sweep
-
-
-# --- comparisons (reads) ------------------------------------------------------------
-
-
-def previous_sweep(sweep: Sweep) -> Sweep | None:
-    """The latest finished sweep of an earlier local day: "yesterday" for the page."""
-    return (
-        Sweep.objects.filter(practice_id=sweep.practice_id, state=Sweep.State.DONE, run_date__lt=sweep.run_date)
-        .order_by("-run_date", "-as_of")
-        .first()
-    )
-
-
-def latest_sweep(practice_id: int) -> Sweep | None:
-    return (
-        Sweep.objects.filter(practice_id=practice_id, state=Sweep.State.DONE)
-        .select_related("practice")
-        .order_by("-as_of", "-id")
-        .first()
-    )
-
-
-def sweep_changes(sweep: Sweep, before: Sweep | None) -> dict[str, dict[str, int]]:
-    """Per bucket: count now, count before, cases that entered and that left. Two aggregate queries."""
-    result = {b: {"count": sweep.counts.get(b, 0), "before": 0, "entered": 0, "left": 0} for b in BUCKETS}
-    if before is None:
-        for row in result.values():
-            row["entered"] = row["count"]
-        return result
-    for b in BUCKETS:
-        result[b]["before"] = before.counts.get(b, 0)
-
-    def in_other(other: Sweep):
-        return Exists(SweepItem.objects.filter(sweep=other, bucket=OuterRef("bucket"), case_id=OuterRef("case_id")))
-
-    entered = (
-        SweepItem.objects.filter(sweep=sweep)
-        .exclude(in_other(before))
-        .order_by()
-        .values("bucket")
-        .annotate(n=Count("pk"))
-    )
-    left = (
-        SweepItem.objects.filter(sweep=before)
-        .exclude(in_other(sweep))
-        .order_by()
-        .values("bucket")
-        .annotate(n=Count("pk"))
-    )
-    for row in entered:
-        result[row["bucket"]]["entered"] = row["n"]
-    for row in left:
-        result[row["bucket"]]["left"] = row["n"]
-    return result
-
-
-# --- actions from the page (writes) ---------------------------------------------------
-
-
-def sweep_bulk_assign(*, sweep: Sweep, bucket: str, user, actor, case_ids: list[int] | None = None) -> int:
-    """Assign the open cases of one bucket of `sweep` (all, or those in `case_ids`) to `user`.
-
-    Each assignment goes through `case_assign`, so each is locked and on
-    the case's timeline. Returns how many cases changed hands.
-    """
-    from cases.services import case_assign
-
-    if bucket not in BUCKETS:
-        raise ValueError(f"Unknown bucket {bucket!r}")
-    if user.practice_id != sweep.practice_id:
-        raise ValueError("Cannot assign to a user of another practice.")
-    cases = (
-        PriorAuthCase.objects.visible_to(actor)
-        .open()
-        .filter(sweep_items__sweep=sweep, sweep_items__bucket=bucket)
-        .exclude(assignee=user)
-        .order_by("pk")
-    )
-    if case_ids is not None:
-        cases = cases.filter(pk__in=case_ids)
-    changed = 0
-    for case in cases:
-        case_assign(case=case, user=user, actor=actor)
-        changed += 1
-    return changed
-
-
-def sweep_item_reschedule_task(*, item: SweepItem, actor) -> Task | None:
-    """Give front desk a "reschedule" task for a schedule-at-risk item (once per appointment date)."""
-    from cases.models import Role
-    from cases.services import task_create
-
-    order = item.case.order
-    return task_create(
-        case=item.case,
-        kind=Task.Kind.RESCHEDULE,
-        title=f"Reschedule the {_day(order.scheduled_date)} appointment (decision expected later)",
-        detail=describe_items(item.sweep, [item])[0].next_step,
-        role=Role.FRONT_DESK,
-        actor=actor,
-        dedupe_key=f"reschedule:{order.scheduled_date.isoformat()}",
-    )

@@ -11,9 +11,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from cases.charts import hbar
-from cases.metrics import Filters, dashboard_metrics
-from cases.models import Location, Provider, Role
+from cases.metrics.charts import hbar
+from cases.metrics.figures import Filters, dashboard_metrics
+from cases.models import Location, Provider
+from cases.permissions import require_role
 from payers.models import Category, Payer
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
@@ -117,13 +118,14 @@ def metrics_csv_rows(m: dict) -> list[list]:
 @require_GET
 def dashboard(request):
     user = request.user
-    if not user.has_role(Role.MANAGER) or not user.practice_id:
+    require_role(user, "dashboard")
+    if not user.practice_id:
         raise Http404
     practice = user.practice
     today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(practice.time_zone)).date()
     form = DashboardFilterForm(request.GET, practice=practice, today=today)
     if not form.is_valid():
-        return render(request, "sweep/dashboard.html", {"form": form, "m": None}, status=400)
+        return render(request, "metrics/dashboard.html", {"form": form, "m": None}, status=400)
     m = dashboard_metrics(practice=practice, filters=form.filters())
     if request.GET.get("export") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -135,5 +137,5 @@ def dashboard(request):
     query = request.GET.copy()
     query["export"] = "csv"
     return render(
-        request, "sweep/dashboard.html", {"form": form, "m": m, "charts": _charts(m), "csv_query": query.urlencode()}
+        request, "metrics/dashboard.html", {"form": form, "m": m, "charts": _charts(m), "csv_query": query.urlencode()}
     )

@@ -9,9 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.models import Bucket, Role, Sweep, SweepItem, Task, User
-from cases.sweep import (
-    describe_items,
+from cases.models import Role, Task, User
+from cases.permissions import require_role, role_allows
+from cases.sweep.buckets import describe_items
+from cases.sweep.models import Bucket, Sweep, SweepItem
+from cases.sweep.services import (
     latest_sweep,
     previous_sweep,
     sweep_bulk_assign,
@@ -19,12 +21,6 @@ from cases.sweep import (
     sweep_item_reschedule_task,
     sweep_run,
 )
-
-
-def _require_manager(request) -> None:
-    # Like a case another user may not see: 404, never 403.
-    if not request.user.has_role(Role.MANAGER):
-        raise Http404
 
 
 def _assignable(practice_id):
@@ -40,17 +36,23 @@ def _assignable(practice_id):
 def sweep_page(request):
     user = request.user
     sweep = latest_sweep(user.practice_id) if user.practice_id else None
-    context = {"sweep": sweep, "is_manager": user.has_role(Role.MANAGER), "buckets": []}
+    context = {
+        "sweep": sweep,
+        "can_run": role_allows(user, "sweep_run"),
+        "can_assign": role_allows(user, "sweep_assign"),
+        "can_compare": role_allows(user, "sweep_compare"),
+        "buckets": [],
+    }
     if sweep is None:
         return render(request, "sweep/page.html", context)
     items = SweepItem.objects.filter(sweep=sweep).visible_to(user)
     visible = dict(items.order_by().values_list("bucket").annotate(n=Count("pk")))
     before = previous_sweep(sweep)
-    changes = sweep_changes(sweep, before) if context["is_manager"] else {}
+    changes = sweep_changes(sweep, before) if context["can_compare"] else {}
     buckets = [
         {"value": value, "label": label, "count": visible.get(value, 0), "change": changes.get(value)}
         for value, label in Bucket.choices
-        if context["is_manager"] or visible.get(value)
+        if context["can_compare"] or visible.get(value)
     ]
     chosen = request.GET.get("bucket")
     if chosen not in Bucket.values:
@@ -80,8 +82,8 @@ def sweep_page(request):
         bucket=chosen,
         bucket_label=Bucket(chosen).label,
         page=page,
-        assignable=_assignable(user.practice_id) if context["is_manager"] else [],
-        can_reschedule=user.has_role(Role.FRONT_DESK, Role.MANAGER),
+        assignable=_assignable(user.practice_id) if context["can_assign"] else [],
+        can_reschedule=role_allows(user, "sweep_reschedule"),
     )
     template = "sweep/_bucket.html" if request.htmx else "sweep/page.html"
     return render(request, template, context)
@@ -90,7 +92,7 @@ def sweep_page(request):
 @login_required
 @require_POST
 def sweep_run_now(request):
-    _require_manager(request)
+    require_role(request.user, "sweep_run")
     # Run in the request: it takes seconds even for a large practice (see
     # docs/performance.md) and then works without a running cluster.
     sweep = sweep_run(practice=request.user.practice, actor=request.user)
@@ -101,7 +103,7 @@ def sweep_run_now(request):
 @login_required
 @require_POST
 def sweep_assign(request, pk: int):
-    _require_manager(request)
+    require_role(request.user, "sweep_assign")
     sweep = get_object_or_404(Sweep, pk=pk, practice_id=request.user.practice_id)
     bucket = request.POST.get("bucket", "")
     assignee = get_object_or_404(_assignable(request.user.practice_id), pk=request.POST.get("assignee") or 0)
@@ -120,8 +122,7 @@ def sweep_assign(request, pk: int):
 @login_required
 @require_POST
 def sweep_reschedule(request, pk: int):
-    if not request.user.has_role(Role.FRONT_DESK, Role.MANAGER):
-        raise Http404
+    require_role(request.user, "sweep_reschedule")
     item = get_object_or_404(
         SweepItem.objects.visible_to(request.user).select_related("case__order", "sweep__practice"),
         pk=pk,

@@ -35,8 +35,8 @@ from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F,
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from cases.metrics.percentiles import grouped_percentiles, percentiles
 from cases.models import CaseEvent, PriorAuthCase, Provider, Status, Urgency
-from cases.stats import grouped_percentiles, percentiles
 
 RESPONSES = (Status.APPROVED, Status.PARTIALLY_APPROVED, Status.DENIED, Status.PENDED)
 APPROVALS = (Status.APPROVED, Status.PARTIALLY_APPROVED)

@@ -1,8 +1,10 @@
 """The 7:30 a.m. sweep: one stored run per practice and its items.
 
-Imported by `cases.models` so the models belong to the `cases` app. The
-bucket logic lives in `cases.sweep`; these rows are its stored result, kept so
-managers can compare days.
+Imported by `cases.models` so the models belong to the `cases` app (same
+app label and tables as before they had a package). The dependency is one
+way: this module names the case models by string ("cases.PriorAuthCase") and
+never imports `cases.models`. The bucket rules live in `cases.sweep.buckets`;
+these rows are their stored result, kept so managers can compare days.
 """
 
 from django.conf import settings
@@ -31,9 +33,9 @@ class SweepItemQuerySet(models.QuerySet):
         if user.has_role("front_desk"):
             allowed |= Q(bucket=Bucket.SCHEDULE_AT_RISK)
         if user.has_role("clinician"):
-            from cases.models import PriorAuthCase
-
-            theirs = PriorAuthCase.objects.visible_to(user).values("pk")
+            # The case model through the relation, not an import: cases.models imports this module.
+            cases = self.model._meta.get_field("case").related_model
+            theirs = cases.objects.visible_to(user).values("pk")
             allowed |= Q(bucket=Bucket.CLINICIAN_INPUT, case__in=theirs)
         return mine.filter(allowed)
 
@@ -97,7 +99,7 @@ class SweepItem(models.Model):
     """One case in one bucket of a sweep. A case may sit in several buckets."""
 
     # Items are written by INSERT … SELECT from the cases in the same
-    # transaction (see cases.sweep.sweep_compute), so every id exists; without
+    # transaction (see cases.sweep.services.sweep_compute), so every id exists; without
     # database FK constraints that insert skips a trigger per row, which is
     # most of its cost at 100 000 cases. Django still cascades deletes.
     sweep = models.ForeignKey(
@@ -108,7 +110,7 @@ class SweepItem(models.Model):
     )
     bucket = models.CharField(max_length=24, choices=Bucket.choices)
     # The one-line summary and next step are written when an item is shown
-    # (cases.sweep.describe_items), from the case's data with the sweep's
+    # (cases.sweep.buckets.describe_items), from the case's data with the sweep's
     # moment as "now", so storing a sweep costs one insert per bucket.
     due_on = models.DateField(null=True, blank=True, help_text="Appeal deadline, appointment or decision date.")
 

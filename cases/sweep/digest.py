@@ -12,7 +12,8 @@ from django.core.mail import send_mail
 from django.db.models import Count
 from django.urls import reverse
 
-from cases.models import Bucket, Sweep, SweepItem, User
+from cases.models import User
+from cases.sweep.models import Bucket, Sweep, SweepItem
 
 
 def digest_body(*, sweep: Sweep, user: User) -> tuple[str, str]:

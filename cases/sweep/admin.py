@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from cases.models import Sweep, SweepHoliday, SweepSettings
+from cases.sweep.models import Sweep, SweepHoliday, SweepSettings
 
 
 @admin.register(SweepHoliday)
