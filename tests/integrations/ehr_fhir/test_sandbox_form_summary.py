@@ -1,17 +1,12 @@
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
-from django.test import override_settings
-from django.utils import timezone
 
-from cases.models import PriorAuthCase, RequirementStatus, Status
+from cases.models import PriorAuthCase, Status
 from integrations.ehr_fhir.intake import sync_practice
-from integrations.ehr_fhir.models import EhrConnection, SummaryRewrite, SyncRun
+from integrations.ehr_fhir.models import EhrConnection, SyncRun
 from integrations.ehr_fhir.sandbox import load_bundle
-from integrations.ehr_fhir.summary import case_summary_set, summary_build, summary_llm_rewrite
 from tests import factories as f
 from tests.integrations.ehr_fhir.conftest import BUNDLE, SYNTHEA_NPI
 
@@ -98,72 +93,3 @@ def test_manual_order_form_is_for_coordinators_and_managers(
         assert case.payer == payer
     else:
         assert not PriorAuthCase.objects.exists()
-
-
-def test_summary_draft_uses_evidence_and_any_edit_clears_attestation(case, owner_clinician):
-    # given a case with a met lab requirement and an attested summary
-    req = f.RequirementFactory(
-        rule=f.PayerRuleFactory(payer=case.payer),
-        kind="lab",
-        description="HbA1c",
-        loinc_code="4548-4",
-        lookback_days=90,
-    )
-    RequirementStatus.objects.create(
-        case=case,
-        requirement=req,
-        state="met",
-        evidence=[{"resource": "Observation/1", "date": "2026-01-05", "value": "7.9 %"}],
-    )
-    summary_build(case=case)
-    assert "Key results: 7.9 % (2026-01-05)." in case.summary_text and case.summary_source == "template"
-    assert case.patient.last_name not in case.summary_text  # minimum necessary: no name
-    PriorAuthCase.objects.filter(pk=case.pk).update(
-        summary_attested_by=owner_clinician, summary_attested_at=timezone.now(), summary_attested_text=case.summary_text
-    )
-    # when staff edit the text
-    case_summary_set(case=case, text=case.summary_text + " Edited.", source="staff", actor=owner_clinician)
-    # then the attestation is gone
-    case.refresh_from_db()
-    assert case.summary_attested_at is None and not case.summary_is_attested
-
-
-class _Llm(BaseHTTPRequestHandler):
-    seen = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _Llm.seen.append((self.path, self.headers.get("Authorization"), body))
-        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Rewritten summary."}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_llm_rewrite_is_audited_and_sends_only_the_draft(case):
-    # given an OpenAI-compatible endpoint on loopback
-    server = HTTPServer(("127.0.0.1", 0), _Llm)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    summary_build(case=case)
-    draft = case.summary_text
-    try:
-        with override_settings(
-            LLM_BASE_URL=f"http://127.0.0.1:{server.server_port}/v1", LLM_MODEL="m", LLM_API_KEY="k"
-        ):
-            # when the summary is rewritten
-            audit = summary_llm_rewrite(case=case)
-    finally:
-        server.shutdown()
-    # then the rewrite is applied, the prompt and response are stored, and no identifiers were sent
-    path, auth, body = _Llm.seen[-1]
-    assert path == "/v1/chat/completions" and auth == "Bearer k" and body["model"] == "m"
-    assert body["messages"][1]["content"] == draft
-    assert case.patient.last_name not in json.dumps(body) and case.patient.mrn not in json.dumps(body)
-    audit = SummaryRewrite.objects.get(pk=audit.pk)
-    assert audit.response_text == "Rewritten summary." and audit.prompt == body["messages"]
-    case.refresh_from_db()
-    assert case.summary_text == "Rewritten summary." and case.summary_source == "llm"
