@@ -1,6 +1,5 @@
 import json
 
-import pytest
 import time_machine
 
 from cases.models import PriorAuthCase, Status
@@ -53,43 +52,3 @@ def test_sandbox_ehr_serves_the_real_fhir_intake_path(live_server, practice, med
     assert again.run_state == SyncRun.RunState.SUCCEEDED and again.created == 0
     case = PriorAuthCase.objects.get()
     assert case.payer == medicaid[0] and case.status == Status.GATHERING
-
-
-@pytest.mark.parametrize(
-    ("who", "status"), [("coordinator", 302), ("manager", 302), ("front_desk", 403), ("owner_clinician", 403)]
-)
-def test_manual_order_form_is_for_coordinators_and_managers(
-    client, request, practice, owner_provider, payer, who, status
-):
-    # given a user of the practice
-    client.force_login(request.getfixturevalue(who))
-    # when they enter a faxed order for a new patient
-    response = client.post(
-        "/orders/new/",
-        {
-            "first_name": "Fax",
-            "last_name": "Order",
-            "birth_date": "1960-04-04",
-            "mrn": "FAX-1",
-            "payer": payer.pk,
-            "member_id": "M1",
-            "ordering_provider": owner_provider.pk,
-            "kind": "service",
-            "code_system": "CPT",
-            "code": "70551",
-            "description": "MRI brain",
-            "diagnosis_codes": "g43.909",
-            "quantity": "1",
-            "priority": "routine",
-            "requested_date": "2026-03-01",
-        },
-    )
-    # then only coordinators and managers get a case (opened by detection), others are refused
-    assert response.status_code == status
-    if status == 302:
-        case = PriorAuthCase.objects.get()
-        assert response.url == case.get_absolute_url()
-        assert case.order.source == "manual" and case.order.diagnosis_codes == ["G43.909"]
-        assert case.payer == payer
-    else:
-        assert not PriorAuthCase.objects.exists()
