@@ -3,6 +3,7 @@
 1. Only `cases/transitions.py` writes a case's status (STYLE.md §1).
 2. No `print(` in application code, and no log call that formats patient fields (PHI).
 3. Background task functions take ids, and tasks are enqueued with ids.
+4. Only integrations/llm reads the LLM endpoint's settings, so it is the one place that calls it (STYLE.md §5).
 
 Each check is a function over Python source, run on the real tree and on
 planted examples so the check itself can fail.
@@ -215,6 +216,22 @@ def case_reads_in_views(source: str) -> list[tuple[int, str]]:
     return found
 
 
+LLM_SETTINGS = {"LLM_BASE_URL", "LLM_API_KEY"}
+LLM_PACKAGE = ROOT / "integrations" / "llm"
+SETTINGS_FILE = ROOT / "priorauth" / "settings.py"
+
+
+def llm_endpoint_reads(source: str) -> list[tuple[int, str]]:
+    """`settings.LLM_BASE_URL`, `getattr(settings, "LLM_API_KEY")` and the like."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in LLM_SETTINGS:
+            found.append((node.lineno, f"reads {node.attr}"))
+        if isinstance(node, ast.Constant) and node.value in LLM_SETTINGS:
+            found.append((node.lineno, f"names {node.value}"))
+    return found
+
+
 def _scan(check, files):
     problems = []
     for path in files:
@@ -265,6 +282,13 @@ def test_views_get_cases_only_through_visible_to():
     assert any(p.as_posix().endswith("cases/views.py") for p in view_files)
     problems = _scan(case_reads_in_views, view_files)
     assert problems == [], "views get cases via PriorAuthCase.objects.visible_to(user):\n" + "\n".join(problems)
+
+
+def test_only_the_llm_channel_reads_the_llm_endpoint():
+    files = [p for p in source_files() if p != SETTINGS_FILE and not p.is_relative_to(LLM_PACKAGE)]
+    problems = _scan(llm_endpoint_reads, files)
+    assert problems == [], "call the LLM through integrations.llm:\n" + "\n".join(problems)
+    assert _scan(llm_endpoint_reads, LLM_PACKAGE.glob("*.py")), "the check no longer sees integrations/llm"
 
 
 # --- planted examples: each check can fail -------------------------------------------
@@ -365,6 +389,16 @@ def test_the_view_check_catches_a_case_read_around_visible_to(tmp_path):
     assert _scan(case_reads_in_views, [module]) == [
         "views.py:3: detail: PriorAuthCase.objects.all (use visible_to(user))"
     ]
+
+
+@pytest.mark.parametrize(
+    "planted",
+    ["url = settings.LLM_BASE_URL + '/chat/completions'", "key = getattr(settings, 'LLM_API_KEY', '')"],
+)
+def test_the_llm_check_catches_a_planted_endpoint_read(tmp_path, planted):
+    module = tmp_path / "summary.py"
+    module.write_text(f"def rewrite(settings):\n    {planted}\n")
+    assert _scan(llm_endpoint_reads, [module]) != []
 
 
 def test_script_folders_do_not_shadow_the_standard_library():
