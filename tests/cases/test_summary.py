@@ -1,6 +1,7 @@
 """The medical-necessity summary (cases/summary.py): template draft, edits and the optional LLM rewrite."""
 
 import json
+import pydoc
 
 from django.test import override_settings
 from django.utils import timezone
@@ -75,3 +76,15 @@ def test_a_failed_rewrite_is_recorded_and_keeps_the_draft(case):
     assert CaseEvent.objects.filter(case=case, message__startswith="LLM rewrite skipped").exists()
     case.refresh_from_db()
     assert case.summary_text == draft and case.summary_source == "template"
+
+
+@override_settings(LLM_BASE_URL="", LLM_MODEL="")
+def test_the_rewrite_task_answers_at_its_new_and_its_old_dotted_path(case):
+    # given no LLM configured, and the task paths django-q stores (new ones, and ones queued before the move)
+    paths = ["cases.tasks.rewrite_summary", "integrations.ehr_fhir.tasks.rewrite_summary"]
+    # when each path is resolved the way the cluster does and run
+    results = [pydoc.locate(path)(case.pk) for path in paths]
+    # then both run the same task: skipped with a permanent reason on the timeline
+    assert results == [False, False]
+    skipped = CaseEvent.objects.filter(case=case, message__startswith="LLM rewrite skipped: No LLM is configured")
+    assert skipped.count() == 2
