@@ -24,6 +24,8 @@ from integrations.ehr_fhir.models import EhrConnection
 from payers import requirements as facts
 from payers.requirements import requirement_check
 
+# FHIR vocabularies that decide which records are facts at all; the checks in
+# payers/requirements.py never see a FHIR status or category code.
 IMAGING_CATEGORIES = {"RAD", "LP29684-5", "imaging", "radiology"}
 # Medication and procedure states that mean "this was actually given / done".
 MED_STATES = {"active", "completed", "stopped", "on-hold"}
