@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases import views
+from cases import order_views, views
 
 app_name = "cases"
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("cases/<int:pk>/appeal/", views.case_appeal, name="appeal"),
     path("cases/<int:pk>/documents/<int:doc_pk>/", views.document_download, name="document"),
     path("cases/<int:pk>/packet.pdf", views.case_packet, name="packet"),
+    path("orders/new/", order_views.order_new, name="order_new"),
     path("tasks/", views.task_inbox, name="tasks"),
     path("tasks/<int:task_pk>/complete/", views.task_complete, name="task_complete"),
 ]

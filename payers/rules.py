@@ -12,6 +12,9 @@ Specificity, most specific first: plan-specific over payer-wide, exact code
 over range, narrower range over wider, then a rule with a site of service or
 diagnosis condition over one without. Two matching rules that tie are a
 configuration error (`RuleConflict`), shown in admin, never silently resolved.
+
+Whether a matched rule's documentation requirements are met (look-back
+windows, durations, matching codes) is decided in payers/requirements.py.
 """
 
 from __future__ import annotations

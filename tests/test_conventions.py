@@ -4,6 +4,7 @@
 2. No `print(` in application code, and no log call that formats patient fields (PHI).
 3. Background task functions take ids, and tasks are enqueued with ids.
 4. No import circles in `cases` and `payers` (a deferred, function-level import counts).
+5. Only integrations/llm reads the LLM endpoint's settings, so it is the one place that calls it (STYLE.md §5).
 
 Each check is a function over Python source, run on the real tree and on
 planted examples so the check itself can fail.
@@ -302,6 +303,22 @@ def app_import_graph(root: Path, apps=IMPORT_GRAPH_APPS) -> dict[str, set[str]]:
     return graph
 
 
+LLM_SETTINGS = {"LLM_BASE_URL", "LLM_API_KEY"}
+LLM_PACKAGE = ROOT / "integrations" / "llm"
+SETTINGS_FILE = ROOT / "priorauth" / "settings.py"
+
+
+def llm_endpoint_reads(source: str) -> list[tuple[int, str]]:
+    """`settings.LLM_BASE_URL`, `getattr(settings, "LLM_API_KEY")` and the like."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in LLM_SETTINGS:
+            found.append((node.lineno, f"reads {node.attr}"))
+        if isinstance(node, ast.Constant) and node.value in LLM_SETTINGS:
+            found.append((node.lineno, f"names {node.value}"))
+    return found
+
+
 def _scan(check, files):
     problems = []
     for path in files:
@@ -362,6 +379,13 @@ def test_cases_and_payers_have_no_import_circles():
     assert circles == [], "import circles (a function-level import counts):\n" + "\n".join(
         " -> ".join(c) for c in circles
     )
+
+
+def test_only_the_llm_channel_reads_the_llm_endpoint():
+    files = [p for p in source_files() if p != SETTINGS_FILE and not p.is_relative_to(LLM_PACKAGE)]
+    problems = _scan(llm_endpoint_reads, files)
+    assert problems == [], "call the LLM through integrations.llm:\n" + "\n".join(problems)
+    assert _scan(llm_endpoint_reads, LLM_PACKAGE.glob("*.py")), "the check no longer sees integrations/llm"
 
 
 # --- planted examples: each check can fail -------------------------------------------
@@ -496,6 +520,16 @@ def test_the_circle_check_reads_relative_and_package_imports():
     assert imported_modules("from . import transitions", "cases.querysets") >= {"cases", "cases.transitions"}
     assert imported_modules("from .models import X", "cases.sweep", is_package=True) >= {"cases.sweep.models"}
     assert imported_modules("import cases.sweep.models", "x") == {"cases", "cases.sweep", "cases.sweep.models"}
+
+
+@pytest.mark.parametrize(
+    "planted",
+    ["url = settings.LLM_BASE_URL + '/chat/completions'", "key = getattr(settings, 'LLM_API_KEY', '')"],
+)
+def test_the_llm_check_catches_a_planted_endpoint_read(tmp_path, planted):
+    module = tmp_path / "summary.py"
+    module.write_text(f"def rewrite(settings):\n    {planted}\n")
+    assert _scan(llm_endpoint_reads, [module]) != []
 
 
 def test_script_folders_do_not_shadow_the_standard_library():

@@ -33,8 +33,9 @@ def sync_practice_orders(practice_id: int) -> str:
 
 
 def assemble_packet(case_id: int) -> dict | None:
+    from cases.summary import summary_build
     from integrations.ehr_fhir.packet import assemble_packet as assemble
-    from integrations.ehr_fhir.summary import llm_enabled, summary_build
+    from integrations.llm import llm_enabled
 
     case = PriorAuthCase.objects.get(pk=case_id)
     try:
@@ -46,20 +47,15 @@ def assemble_packet(case_id: int) -> dict | None:
     if llm_enabled():
         from django_q.tasks import async_task
 
-        async_task("integrations.ehr_fhir.tasks.rewrite_summary", case_id)
+        async_task("cases.tasks.rewrite_summary", case_id)
     return counts
 
 
 def rewrite_summary(case_id: int) -> bool:
-    from integrations.ehr_fhir.summary import summary_llm_rewrite
+    """Kept so tasks queued under this dotted path before the move still run; now `cases.tasks.rewrite_summary`."""
+    from cases.tasks import rewrite_summary as rewrite
 
-    case = PriorAuthCase.objects.get(pk=case_id)
-    try:
-        summary_llm_rewrite(case=case)
-    except IntegrationError as exc:
-        case_event_add(case=case, kind=CaseEvent.Kind.SYSTEM, message=f"LLM rewrite skipped: {exc}"[:300])
-        return False
-    return True
+    return rewrite(case_id)
 
 
 def write_back(write_back_id: int) -> str:

@@ -1,10 +1,9 @@
 from django.urls import path
 
-from integrations.ehr_fhir import sandbox, views
+from integrations.ehr_fhir import sandbox
 
 app_name = "ehr_fhir"
 
 urlpatterns = [
-    path("orders/new/", views.order_new, name="order_new"),
     path("sandbox/ehr/fhir/<path:path>", sandbox.fhir_endpoint, name="sandbox_fhir"),
 ]

@@ -1,11 +1,13 @@
+"""Manual order entry (fax or phone). Apart from cases/views.py so the case-page views stay one file of case actions."""
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from integrations.ehr_fhir.forms import ManualOrderForm
-from integrations.ehr_fhir.services import order_create_manual
+from cases.forms import ManualOrderForm
+from cases.orders import order_create_manual
 
 
 @login_required

@@ -1,4 +1,4 @@
-"""Writes of the EHR app that are not integration calls."""
+"""Orders entered by hand: a fax or phone order that did not come from the EHR."""
 
 from django.db import transaction
 

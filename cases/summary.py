@@ -1,5 +1,6 @@
 """The medical-necessity summary: a deterministic draft from the evidence,
-optionally rewritten by an LLM (any OpenAI-compatible chat-completions API).
+optionally rewritten by an LLM (integrations/llm, any OpenAI-compatible
+chat-completions API).
 
 The draft names no patient (no name, birth date, MRN): the payer packet
 carries demographics separately, and the LLM only ever sees this draft —
@@ -8,13 +9,15 @@ the minimum necessary. Any change of text clears a clinician's attestation.
 
 from __future__ import annotations
 
-import requests
-from django.conf import settings
 from django.db import transaction
 
 from cases.models import CaseEvent, PriorAuthCase, RequirementStatus
 from cases.services import case_event_add
+from integrations import llm
 from integrations.base import IntegrationError
+
+# The audit row of a rewrite is still an ehr_fhir model: moving it to another
+# app would mean a table rename migration for no behaviour change.
 from integrations.ehr_fhir.models import SummaryRewrite
 from payers.models import RequirementKind
 
@@ -25,6 +28,7 @@ SYSTEM_PROMPT = (
 
 
 def summary_draft(case: PriorAuthCase) -> str:
+    """The summary written from the case's order and met requirements' evidence; names no patient."""
     order = case.order
     lines = [
         f"Requested: {order.code_system} {order.code} {order.description}"
@@ -100,37 +104,27 @@ def case_summary_set(*, case: PriorAuthCase, text: str, source: str, actor=None)
 
 
 def summary_build(*, case: PriorAuthCase, actor=None) -> PriorAuthCase:
+    """Replace the summary with a fresh template draft (after the packet was assembled)."""
     return case_summary_set(case=case, text=summary_draft(case), source="template", actor=actor)
 
 
-def llm_enabled() -> bool:
-    return bool(getattr(settings, "LLM_BASE_URL", "") and getattr(settings, "LLM_MODEL", ""))
-
-
 def summary_llm_rewrite(*, case: PriorAuthCase) -> SummaryRewrite:
-    """Ask the configured LLM to rewrite the current draft; store prompt and answer."""
-    if not llm_enabled():
-        raise IntegrationError("No LLM is configured (LLM_BASE_URL, LLM_MODEL).", permanent=True)
+    """Ask the configured LLM to rewrite the current draft; store prompt and answer.
+
+    The audit row is written before the call, so a crash mid-call still leaves
+    a trace. Raises `IntegrationError` (recorded on the row) when it fails.
+    """
+    config = llm.llm_config()
     draft = case.summary_text or summary_draft(case)
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": draft}]
-    url = settings.LLM_BASE_URL.rstrip("/") + "/chat/completions"
-    audit = SummaryRewrite.objects.create(case=case, model_name=settings.LLM_MODEL, endpoint=url, prompt=messages)
-    headers = {"Content-Type": "application/json"}
-    if getattr(settings, "LLM_API_KEY", ""):
-        headers["Authorization"] = f"Bearer {settings.LLM_API_KEY}"
+    audit = SummaryRewrite.objects.create(case=case, model_name=config.model, endpoint=config.url, prompt=messages)
     try:
-        response = requests.post(
-            url,
-            json={"model": settings.LLM_MODEL, "messages": messages, "temperature": 0},
-            headers=headers,
-            timeout=getattr(settings, "LLM_TIMEOUT_SECONDS", 30),
-        )
-        response.raise_for_status()
-        text = response.json()["choices"][0]["message"]["content"].strip()
-    except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as exc:
-        audit.error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+        text = llm.chat_complete(config, messages)
+    except IntegrationError as exc:
+        cause = exc.__cause__ or exc
+        audit.error = f"{cause.__class__.__name__}: {str(cause)[:300]}"
         audit.save(update_fields=["error"])
-        raise IntegrationError(f"LLM rewrite failed ({exc.__class__.__name__}).") from exc
+        raise
     audit.response_text = text
     audit.applied = bool(text)
     audit.save(update_fields=["response_text", "applied"])
