@@ -20,8 +20,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from cases.detection import coverage_active_for
+from cases.documents import document_store
 from cases.models import Document, PriorAuthCase, RequirementStatus, Status, Task, Urgency
-from cases.services import ActionRefused, _open_tasks_close, coverage_active_for, document_store, task_create
+from cases.services import ActionRefused, task_create, tasks_close
 from cases.transitions import transition
 
 APPEALABLE = frozenset({Status.DENIED, Status.PARTIALLY_APPROVED})
@@ -131,7 +133,7 @@ def case_file_appeal(*, case: PriorAuthCase, actor, letter: str) -> Document:
             message="Appeal letter kept as sent",
             status_event_id=event.pk,
         )
-        _open_tasks_close(case=case, actor=actor, kinds=[Task.Kind.WORK_DENIAL])
+        tasks_close(case=case, actor=actor, kinds=[Task.Kind.WORK_DENIAL])
         task_create(
             case=case,
             kind=Task.Kind.RECORD_OUTCOME,

@@ -41,6 +41,37 @@ INFO_REQUEST_DUE = timedelta(days=3)
 SCHEDULE_DUE = timedelta(days=2)
 
 
+def decision_from_answer(
+    *,
+    outcome: str,
+    authorization_number: str = "",
+    effective_start=None,
+    effective_end=None,
+    units_approved=None,
+    denial_reason_code: str = "",
+    denial_reason_text: str = "",
+    appeal_deadline=None,
+    payer_reference: str = "",
+    note: str = "",
+):
+    """The payer's answer as staff typed it, as the `PayerDecision` a channel would have built."""
+    status = DecisionStatus(outcome)
+    return PayerDecision(
+        status=status,
+        authorization_number=authorization_number.strip(),
+        effective_start=effective_start,
+        effective_end=effective_end,
+        units_approved=float(units_approved) if units_approved is not None else None,
+        reason_code=denial_reason_code.strip(),
+        reason_text=denial_reason_text.strip(),
+        info_requested=(note.strip(),) if status == DecisionStatus.PENDED and note.strip() else (),
+        payer_tracking_id=payer_reference.strip(),
+        decided_at=timezone.now(),
+        shape="manual",
+        appeal_deadline=appeal_deadline,
+    )
+
+
 def target_for(decision: PayerDecision) -> Status | None:
     """The status a decision moves a case to; None for answers that do not move it."""
     return TARGET.get(decision.status)

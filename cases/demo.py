@@ -29,6 +29,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from cases.detection import case_open_for_order
 from cases.models import (
     CaseEvent,
     Coverage,
@@ -44,14 +45,7 @@ from cases.models import (
     Task,
     User,
 )
-from cases.services import (
-    case_add_note,
-    case_assign,
-    case_event_add,
-    case_open_for_order,
-    task_complete,
-    task_create,
-)
+from cases.services import case_add_note, case_assign, case_event_add, task_complete, task_create
 from cases.transitions import case_status_changing, case_transitioned, transition
 from payers.models import (
     Category,

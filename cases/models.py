@@ -273,7 +273,7 @@ class PriorAuthCase(models.Model):
     submission_approved_at = models.DateTimeField(null=True, blank=True)
 
     # Medical-necessity summary and the clinician's attestation of its exact text.
-    # Editing the text clears the attestation (see services.case_update_summary).
+    # Editing the text clears the attestation (see cases.summary.case_summary_set).
     summary_text = models.TextField(blank=True)
     summary_source = models.CharField(
         max_length=10,

@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
+from cases.detection import case_open_for_order
 from cases.models import Coverage, Order, Patient, PriorAuthCase
-from cases.services import case_open_for_order
 
 
 def order_create_manual(*, practice, actor, data: dict) -> PriorAuthCase:

@@ -49,9 +49,11 @@ from django.utils import timezone
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from cases.detection import coverage_active_for
+from cases.documents import document_store, sniff_content_type
 from cases.models import CaseEvent, Coverage, Document, PriorAuthCase, RequirementStatus, Urgency, User
 from cases.permissions import PACKET_STATUSES
-from cases.services import ActionRefused, case_event_add, coverage_active_for, document_store, sniff_content_type
+from cases.services import ActionRefused, case_event_add
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from cases import forms, services
+from cases import actions, documents, forms, services
 from cases.appeals import appeal_letter_draft, case_file_appeal
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, Task, User
 from cases.permissions import available_actions, can_complete_task, role_allows
@@ -249,7 +249,7 @@ def case_upload(request, pk: int):
         gap = None
         if data.get("requirement"):
             gap = get_object_or_404(case.requirement_statuses.select_related("requirement"), pk=data["requirement"])
-        services.document_upload(
+        documents.document_upload(
             case=case,
             actor=request.user,
             file=data["file"],
@@ -268,7 +268,7 @@ def case_resolve_gap(request, pk: int):
     def run(case):
         data = _form_or_refuse(forms.ResolveGapForm, request)
         gap = get_object_or_404(case.requirement_statuses.select_related("requirement"), pk=data["requirement"])
-        services.case_resolve_gap(case=case, requirement_status=gap, actor=request.user, note=data["note"])
+        actions.case_resolve_gap(case=case, requirement_status=gap, actor=request.user, note=data["note"])
         return "Gap resolved."
 
     return _act(request, pk, "resolve_gap", run)
@@ -282,7 +282,7 @@ def case_request_input(request, pk: int):
         due = None
         if data.get("due"):
             due = timezone.make_aware(dt.datetime.combine(data["due"], dt.time(17, 0)))
-        services.case_request_clinician_input(case=case, actor=request.user, question=data["question"], due_at=due)
+        actions.case_request_clinician_input(case=case, actor=request.user, question=data["question"], due_at=due)
         return "Clinician input requested."
 
     return _act(request, pk, "request_input", run)
@@ -292,7 +292,7 @@ def case_request_input(request, pk: int):
 @require_POST
 def case_attest(request, pk: int):
     def run(case):
-        services.case_attest_summary(case=case, actor=request.user)
+        actions.case_attest_summary(case=case, actor=request.user)
         return "Summary attested."
 
     return _act(request, pk, "attest", run)
@@ -302,7 +302,7 @@ def case_attest(request, pk: int):
 @require_POST
 def case_approve(request, pk: int):
     def run(case):
-        services.case_approve_submission(case=case, actor=request.user)
+        actions.case_approve_submission(case=case, actor=request.user)
         return "Submission approved."
 
     return _act(request, pk, "approve", run)
@@ -312,7 +312,7 @@ def case_approve(request, pk: int):
 @require_POST
 def case_submit(request, pk: int):
     def run(case):
-        services.case_submit(case=case, actor=request.user)
+        actions.case_submit(case=case, actor=request.user)
         return "Submission requested."
 
     return _act(request, pk, "submit", run)
@@ -323,7 +323,7 @@ def case_submit(request, pk: int):
 def case_send_update(request, pk: int):
     def run(case):
         data = _form_or_refuse(forms.SendUpdateForm, request)
-        services.case_send_update(case=case, actor=request.user, message=data["message"])
+        actions.case_send_update(case=case, actor=request.user, message=data["message"])
         return "Additional information on its way to the payer."
 
     return _act(request, pk, "send_update", run)
@@ -334,7 +334,7 @@ def case_send_update(request, pk: int):
 def case_outcome(request, pk: int):
     def run(case):
         data = _form_or_refuse(forms.OutcomeForm, request)
-        services.case_record_outcome(case=case, actor=request.user, **data)
+        actions.case_record_outcome(case=case, actor=request.user, **data)
         return "Payer outcome recorded."
 
     return _act(request, pk, "record_outcome", run)
@@ -344,7 +344,7 @@ def case_outcome(request, pk: int):
 @require_POST
 def case_escalate(request, pk: int):
     def run(case):
-        services.case_escalate(
+        actions.case_escalate(
             case=case, actor=request.user, reason=_form_or_refuse(forms.ReasonForm, request)["reason"]
         )
         return "Escalated to the managers."
@@ -356,7 +356,7 @@ def case_escalate(request, pk: int):
 @require_POST
 def case_cancel(request, pk: int):
     def run(case):
-        services.case_cancel(case=case, actor=request.user, reason=_form_or_refuse(forms.ReasonForm, request)["reason"])
+        actions.case_cancel(case=case, actor=request.user, reason=_form_or_refuse(forms.ReasonForm, request)["reason"])
         return "Case cancelled."
 
     return _act(request, pk, "cancel", run)

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from cases.demo import SYNTHEA_BUNDLE
+from cases.detection import case_open_for_order
 from cases.models import Coverage, Order, Patient
-from cases.services import case_open_for_order
 from integrations.ehr_fhir.models import EhrConnection, SandboxResource
 from integrations.ehr_fhir.sandbox import load_bundle
 from payers.models import CodeSystem

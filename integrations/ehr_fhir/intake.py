@@ -15,8 +15,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from cases.detection import case_open_for_order
 from cases.models import CaseEvent, Coverage, Order, Patient, Practice, Provider
-from cases.services import case_event_add, case_open_for_order
+from cases.services import case_event_add
 from integrations.base import IntegrationError
 from integrations.ehr_fhir import mapping
 from integrations.ehr_fhir.client import FhirSession

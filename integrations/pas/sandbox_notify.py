@@ -38,9 +38,11 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from integrations.fhir_json import fhir_response as _json
+from integrations.fhir_json import outcome_response as _outcome
 from integrations.pas.bundle import SUBMISSION_SYSTEM
 from integrations.pas.models import SandboxClaim, SandboxNotification, SandboxPayer, SandboxSubscription
-from integrations.pas.sandbox import _json, _outcome, claim_response_id, response_bundle
+from integrations.pas.sandbox import claim_response_id, response_bundle
 from integrations.pas.subscriptions import BACKPORT, FILTER_CRITERIA, PAS_TOPIC, PAYLOAD_CONTENT, STATUS_R4
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from cases import actions, documents
 from cases import services as s
 from cases.models import CaseEvent, RequirementStatus, Status, Task
 from cases.transitions import InvalidTransition
@@ -23,11 +24,11 @@ def test_submit_needs_manager_approval_when_the_practice_requires_it(ready_case,
     # given a practice that requires approval (the default) and a ready case
     # when a coordinator submits before approval, then it is refused
     with pytest.raises(s.ActionRefused, match="approve"):
-        s.case_submit(case=ready_case, actor=coordinator)
+        actions.case_submit(case=ready_case, actor=coordinator)
     # when the manager approves, then the submit records the request (waiting with staff on this portal
     # payer), gives the coordinator the task of sending it, and the case stays ready until the payer has it
-    s.case_approve_submission(case=ready_case, actor=manager)
-    submission = s.case_submit(case=ready_case, actor=coordinator)
+    actions.case_approve_submission(case=ready_case, actor=manager)
+    submission = actions.case_submit(case=ready_case, actor=coordinator)
     ready_case.refresh_from_db()
     assert submission.state == Submission.State.WITH_STAFF and submission.channel == "portal"
     task = ready_case.tasks.get(kind=Task.Kind.SUBMIT)
@@ -37,14 +38,14 @@ def test_submit_needs_manager_approval_when_the_practice_requires_it(ready_case,
     assert ready_case.events.filter(kind=CaseEvent.Kind.SUBMISSION).count() == 1
     assert ready_case.events.filter(kind=CaseEvent.Kind.APPROVAL).count() == 1
     # and a second submit gives the same request back rather than queueing it twice
-    assert s.case_submit(case=ready_case, actor=coordinator) == submission
+    assert actions.case_submit(case=ready_case, actor=coordinator) == submission
     assert ready_case.tasks.filter(kind=Task.Kind.SUBMIT).count() == 1
 
 
 def test_submit_without_approval_when_the_practice_does_not_require_it(ready_case, coordinator):
     ready_case.practice.submission_requires_approval = False
     ready_case.practice.save()
-    assert s.case_submit(case=ready_case, actor=coordinator).state == Submission.State.WITH_STAFF
+    assert actions.case_submit(case=ready_case, actor=coordinator).state == Submission.State.WITH_STAFF
     assert ready_case.tasks.filter(kind=Task.Kind.SUBMIT, done_at__isnull=True).exists()
 
 
@@ -54,22 +55,22 @@ def test_submit_refuses_an_unattested_summary(ready_case, coordinator):
     ready_case.summary_text = "Drafted summary"
     ready_case.save()
     with pytest.raises(s.ActionRefused, match="summary not attested"):
-        s.case_submit(case=ready_case, actor=coordinator)
+        actions.case_submit(case=ready_case, actor=coordinator)
 
 
 def test_approval_refused_unless_ready(case, manager):
     case.status = Status.GATHERING
     case.save()
     with pytest.raises(s.ActionRefused):
-        s.case_approve_submission(case=case, actor=manager)
+        actions.case_approve_submission(case=case, actor=manager)
 
 
 def test_record_approval_after_a_manual_submission(ready_case, coordinator, manager):
     # given a ready case whose submission was requested
-    s.case_approve_submission(case=ready_case, actor=manager)
-    s.case_submit(case=ready_case, actor=coordinator)
+    actions.case_approve_submission(case=ready_case, actor=manager)
+    actions.case_submit(case=ready_case, actor=coordinator)
     # when the coordinator records the portal's approval
-    s.case_record_outcome(
+    actions.case_record_outcome(
         case=ready_case,
         actor=coordinator,
         outcome="approved",
@@ -90,7 +91,7 @@ def test_record_approval_after_a_manual_submission(ready_case, coordinator, mana
 
 def test_record_outcome_before_submission_is_refused(ready_case, coordinator):
     with pytest.raises(s.ActionRefused, match="Submit"):
-        s.case_record_outcome(case=ready_case, actor=coordinator, outcome="denied", denial_reason_text="No")
+        actions.case_record_outcome(case=ready_case, actor=coordinator, outcome="denied", denial_reason_text="No")
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_record_outcome_validates_what_each_outcome_needs(case, coordinator, out
     case.status = Status.SUBMITTED
     case.save()
     with pytest.raises(s.ActionRefused, match=message):
-        s.case_record_outcome(case=case, actor=coordinator, outcome=outcome, **kwargs)
+        actions.case_record_outcome(case=case, actor=coordinator, outcome=outcome, **kwargs)
     case.refresh_from_db()
     assert case.status == Status.SUBMITTED
 
@@ -114,7 +115,7 @@ def test_record_outcome_validates_what_each_outcome_needs(case, coordinator, out
 def test_denial_sets_the_appeal_deadline_and_a_denial_task(case, coordinator):
     case.status = Status.SUBMITTED
     case.save()
-    s.case_record_outcome(
+    actions.case_record_outcome(
         case=case, actor=coordinator, outcome="denied", denial_reason_code="CO-197", denial_reason_text="No auth"
     )
     case.refresh_from_db()
@@ -127,7 +128,7 @@ def test_denial_sets_the_appeal_deadline_and_a_denial_task(case, coordinator):
 def test_pended_asks_the_ordering_clinician(case, coordinator, owner_clinician):
     case.status = Status.SUBMITTED
     case.save()
-    s.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the MRI report")
+    actions.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the MRI report")
     task = case.tasks.get(kind=Task.Kind.ANSWER_INFO_REQUEST)
     assert task.assignee == owner_clinician and "The payer's request, as sent:\nSend the MRI report" in task.detail
 
@@ -138,19 +139,19 @@ def test_clinician_input_then_attestation_makes_the_case_ready(case, coordinator
     case.summary_text = "Patient meets criteria."
     case.save()
     # when input is requested, the case waits for the clinician
-    task = s.case_request_clinician_input(case=case, actor=coordinator, question="Confirm PT dates?")
+    task = actions.case_request_clinician_input(case=case, actor=coordinator, question="Confirm PT dates?")
     case.refresh_from_db()
     assert case.status == Status.NEEDS_CLINICIAN and task.assignee == owner_clinician
     # when the clinician answers and attests, the case becomes ready
     s.task_complete(task=task, actor=owner_clinician)
     case.refresh_from_db()
     assert case.status == Status.NEEDS_CLINICIAN  # summary still unattested
-    s.case_attest_summary(case=case, actor=owner_clinician)
+    actions.case_attest_summary(case=case, actor=owner_clinician)
     case.refresh_from_db()
     assert case.status == Status.READY
     assert case.summary_is_attested and case.summary_attested_by == owner_clinician
     with pytest.raises(s.ActionRefused):
-        s.case_attest_summary(case=case, actor=owner_clinician)
+        actions.case_attest_summary(case=case, actor=owner_clinician)
 
 
 def test_resolving_the_last_gap_makes_the_case_ready(case, coordinator):
@@ -158,32 +159,32 @@ def test_resolving_the_last_gap_makes_the_case_ready(case, coordinator):
     case.save()
     gap1 = f.RequirementStatusFactory(case=case)
     gap2 = f.RequirementStatusFactory(case=case, requirement__description="HbA1c within 90 days")
-    s.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator, note="Checked chart")
+    actions.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator, note="Checked chart")
     case.refresh_from_db()
     assert case.status == Status.GATHERING
-    s.case_resolve_gap(case=case, requirement_status=gap2, actor=coordinator)
+    actions.case_resolve_gap(case=case, requirement_status=gap2, actor=coordinator)
     case.refresh_from_db()
     gap1.refresh_from_db()
     assert case.status == Status.READY
     assert gap1.state == RequirementStatus.State.WAIVED and gap1.resolved_by == coordinator
     with pytest.raises(s.ActionRefused):
-        s.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator)
+        actions.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator)
 
 
 def test_escalate_and_cancel(case, coordinator):
     case.status = Status.GATHERING
     case.save()
     f.TaskFactory(case=case)
-    task = s.case_escalate(case=case, actor=coordinator, reason="Payer unreachable")
+    task = actions.case_escalate(case=case, actor=coordinator, reason="Payer unreachable")
     assert task.role == "manager"
     with pytest.raises(s.ActionRefused):
-        s.case_cancel(case=case, actor=coordinator, reason="  ")
-    s.case_cancel(case=case, actor=coordinator, reason="Order withdrawn")
+        actions.case_cancel(case=case, actor=coordinator, reason="  ")
+    actions.case_cancel(case=case, actor=coordinator, reason="Order withdrawn")
     case.refresh_from_db()
     assert case.status == Status.CANCELLED
     assert not case.tasks.open().exists()
     with pytest.raises(InvalidTransition):
-        s.case_cancel(case=case, actor=coordinator, reason="again")
+        actions.case_cancel(case=case, actor=coordinator, reason="again")
 
 
 @pytest.mark.parametrize(
@@ -202,12 +203,12 @@ def test_upload_checks_the_bytes_not_the_declared_type(case, coordinator, settin
     settings.MEDIA_ROOT = tmp_path
     upload = SimpleUploadedFile("Jane Doe MRI.pdf", content, content_type=declared)
     if ok:
-        doc = s.document_upload(case=case, actor=coordinator, file=upload, title="MRI report")
+        doc = documents.document_upload(case=case, actor=coordinator, file=upload, title="MRI report")
         assert doc.file.name.startswith(f"cases/{case.pk}/") and "Jane" not in doc.file.name
         assert doc.size_bytes == len(content)
     else:
         with pytest.raises(s.ActionRefused):
-            s.document_upload(case=case, actor=coordinator, file=upload)
+            documents.document_upload(case=case, actor=coordinator, file=upload)
         assert not case.documents.exists()
 
 
@@ -215,11 +216,11 @@ def test_upload_size_cap_and_gap_closing(case, coordinator, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.DOCUMENT_MAX_BYTES = 100
     with pytest.raises(s.ActionRefused, match="larger"):
-        s.document_upload(
+        documents.document_upload(
             case=case, actor=coordinator, file=SimpleUploadedFile("a.pdf", f.PDF_BYTES + b"x" * 200, "application/pdf")
         )
     gap = f.RequirementStatusFactory(case=case)
-    doc = s.document_upload(
+    doc = documents.document_upload(
         case=case,
         actor=coordinator,
         file=SimpleUploadedFile("a.pdf", f.PDF_BYTES, "application/pdf"),

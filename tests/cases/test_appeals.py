@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from cases import actions
 from cases import services as s
 from cases.appeals import appeal_letter_draft, case_file_appeal
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Status, Task, Urgency
@@ -37,7 +38,7 @@ def denied(case, coordinator, settings, tmp_path):
     )
     case.refresh_from_db()
     with time_machine.travel(NOW - dt.timedelta(days=2), tick=False):
-        s.case_record_outcome(
+        actions.case_record_outcome(
             case=case,
             actor=coordinator,
             outcome="denied",

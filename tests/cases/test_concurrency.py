@@ -118,22 +118,22 @@ def test_two_identical_moves_at_once_have_exactly_one_winner(committed):
 
 def test_detecting_one_order_twice_at_once_opens_one_case(monkeypatch):
     # given an order, and two intake runs that both find it has no case yet
-    from cases import services
+    from cases import detection
 
     order = f.OrderFactory()
     both_checked = threading.Barrier(2)
-    real_coverage_active_for = services.coverage_active_for
+    real_coverage_active_for = detection.coverage_active_for
 
     def after_the_existence_check(*, order):
         both_checked.wait(timeout=5)  # both have passed "is there a case?"
         return real_coverage_active_for(order=order)
 
-    monkeypatch.setattr(services, "coverage_active_for", after_the_existence_check)
+    monkeypatch.setattr(detection, "coverage_active_for", after_the_existence_check)
     outcomes = [None, None]
 
     def detect(slot):
         try:
-            outcomes[slot] = services.case_open_for_order(order=Order.objects.get(pk=order.pk)).pk
+            outcomes[slot] = detection.case_open_for_order(order=Order.objects.get(pk=order.pk)).pk
         except Exception as exc:  # the outcome is what we assert on
             outcomes[slot] = exc
         finally:

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from cases.detection import case_open_for_order
 from cases.models import CaseEvent, Order, PriorAuthCase, RequirementStatus, Role, Status, Task, Urgency
-from cases.services import case_open_for_order
 from payers.models import Channel, RequiresPA
 from tests import factories as f
 

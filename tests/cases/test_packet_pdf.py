@@ -15,8 +15,9 @@ from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
+from cases import actions, documents
 from cases import services as s
-from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Status, Urgency
+from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Status, Task, Urgency
 from cases.packet_pdf import PacketError, packet_download, submission_packet_pdf
 from tests import factories as f
 
@@ -71,7 +72,7 @@ def png_bytes(size=(300, 200)) -> bytes:
 
 
 def upload(case, content: bytes, title: str, name="x.pdf", content_type="application/pdf", kind="other"):
-    return s.document_upload(
+    return documents.document_upload(
         case=case, actor=None, file=SimpleUploadedFile(name, content, content_type), title=title, kind=kind
     )
 
@@ -401,8 +402,8 @@ def submitted_by_hand(fax_case, coordinator):
     practice = fax_case.practice
     practice.submission_requires_approval = False
     practice.save()
-    task = s.case_submit(case=fax_case, actor=coordinator)
-    return fax_case, task
+    actions.case_submit(case=fax_case, actor=coordinator)  # the request waits with staff …
+    return fax_case, fax_case.tasks.get(kind=Task.Kind.SUBMIT)  # … whose task says how to send it
 
 
 def test_the_submit_task_points_at_the_packet_and_the_fax_line(submitted_by_hand):
@@ -415,7 +416,7 @@ def test_recording_submitted_keeps_the_packet_as_sent(submitted_by_hand, coordin
     case, _ = submitted_by_hand
     upload(case, pdf_with_pages("Outside record"), "Outside record")
     with time_machine.travel(NOW, tick=False):
-        s.case_record_outcome(case=case, actor=coordinator, outcome="submitted", payer_reference="FX-1")
+        actions.case_record_outcome(case=case, actor=coordinator, outcome="submitted", payer_reference="FX-1")
     case.refresh_from_db()
     assert case.status == Status.SUBMITTED and case.payer_tracking_id == "FX-1"
     kept = case.documents.get(kind=Document.Kind.SUBMISSION_PACKET)
@@ -446,7 +447,7 @@ def test_a_packet_that_cannot_be_built_does_not_lose_the_outcome(
         raise failure
 
     monkeypatch.setattr("cases.packet_pdf.submission_packet_pdf", fail)
-    s.case_record_outcome(case=case, actor=coordinator, outcome="submitted")
+    actions.case_record_outcome(case=case, actor=coordinator, outcome="submitted")
     case.refresh_from_db()
     assert case.status == Status.SUBMITTED
     assert not case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).exists()
@@ -463,7 +464,7 @@ def test_a_packet_that_cannot_be_stored_does_not_lose_the_outcome(submitted_by_h
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("django.core.files.storage.FileSystemStorage._save", disk_full)
-    s.case_record_outcome(case=case, actor=coordinator, outcome="submitted")
+    actions.case_record_outcome(case=case, actor=coordinator, outcome="submitted")
     case.refresh_from_db()
     assert case.status == Status.SUBMITTED
     assert not case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).exists()
@@ -473,7 +474,7 @@ def test_a_packet_that_cannot_be_stored_does_not_lose_the_outcome(submitted_by_h
 def test_an_automated_channel_keeps_no_packet(fax_case, coordinator):
     # a pended PAS case answered by hand: the PAS submission rows are its record, not a PDF
     PriorAuthCase.objects.filter(pk=fax_case.pk).update(status=Status.PENDED, channel="pas")
-    s.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted")
+    actions.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted")
     fax_case.refresh_from_db()
     assert fax_case.status == Status.SUBMITTED
     assert not fax_case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).exists()
@@ -481,17 +482,17 @@ def test_an_automated_channel_keeps_no_packet(fax_case, coordinator):
 
 def test_answering_a_pended_fax_case_keeps_the_packet_again(fax_case, coordinator):
     PriorAuthCase.objects.filter(pk=fax_case.pk).update(status=Status.PENDED)
-    s.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted")
+    actions.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted")
     assert fax_case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).count() == 1
     # an acknowledgement of what the payer already has sends nothing new
-    s.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted", payer_reference="FX-2")
+    actions.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted", payer_reference="FX-2")
     assert fax_case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).count() == 1
 
 
 def test_a_decision_recorded_straight_from_ready_keeps_the_packet_too(submitted_by_hand, coordinator):
     # the payer's portal approved at once: the request went out by hand all the same
     case, _ = submitted_by_hand
-    s.case_record_outcome(
+    actions.case_record_outcome(
         case=case,
         actor=coordinator,
         outcome="approved",
@@ -507,5 +508,5 @@ def test_a_refused_answer_builds_nothing(submitted_by_hand, coordinator, monkeyp
     case, _ = submitted_by_hand
     monkeypatch.setattr("cases.packet_pdf.submission_packet_pdf", lambda case: pytest.fail("built a packet"))
     with pytest.raises(s.ActionRefused, match="authorization number"):
-        s.case_record_outcome(case=case, actor=coordinator, outcome="approved")
+        actions.case_record_outcome(case=case, actor=coordinator, outcome="approved")
     assert PriorAuthCase.objects.get(pk=case.pk).status == Status.READY

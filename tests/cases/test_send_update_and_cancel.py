@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from cases import actions, documents
 from cases import services as s
 from cases.models import CaseEvent, Status, Task
 from integrations.submission.models import Submission
@@ -20,7 +21,7 @@ def pended_case(case, coordinator):
     """A portal case the payer pended (recorded by hand), with its information-request task."""
     case.status = Status.SUBMITTED
     case.save(update_fields=["status"])
-    s.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the PT notes.")
+    actions.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the PT notes.")
     case.refresh_from_db()
     assert case.status == Status.PENDED
     return case
@@ -28,14 +29,14 @@ def pended_case(case, coordinator):
 
 def _upload(case, user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    return s.document_upload(
+    return documents.document_upload(
         case=case, actor=user, file=SimpleUploadedFile("pt.pdf", f.PDF_BYTES, "application/pdf"), title="PT notes"
     )
 
 
 def test_manual_channel_update_becomes_a_coordinator_task(pended_case, coordinator, settings, tmp_path):
     _upload(pended_case, coordinator, settings, tmp_path)
-    update = s.case_send_update(case=pended_case, actor=coordinator, message="Six weeks of PT attached.")
+    update = actions.case_send_update(case=pended_case, actor=coordinator, message="Six weeks of PT attached.")
     # The update is a row like any channel's, waiting with staff; the person's task says what to send.
     assert update.kind == Submission.Kind.UPDATE and update.state == Submission.State.WITH_STAFF
     task = pended_case.tasks.get(kind=Task.Kind.SUBMIT)
@@ -47,10 +48,10 @@ def test_manual_channel_update_becomes_a_coordinator_task(pended_case, coordinat
     assert any(m.startswith("Sending additional information to") and "portal, by hand" in m for m in messages)
     assert "Information for the payer: Six weeks of PT attached." in messages
     # Pressing again gives the same update back and makes no second task.
-    assert s.case_send_update(case=pended_case, actor=coordinator, message="again") == update
+    assert actions.case_send_update(case=pended_case, actor=coordinator, message="again") == update
     assert pended_case.tasks.filter(kind=Task.Kind.SUBMIT).count() == 1
     # Once sent by hand, the coordinator records it: pended → submitted, the task closes, the row is accepted.
-    s.case_record_outcome(case=pended_case, actor=coordinator, outcome="submitted")
+    actions.case_record_outcome(case=pended_case, actor=coordinator, outcome="submitted")
     pended_case.refresh_from_db()
     update.refresh_from_db()
     assert pended_case.status == Status.SUBMITTED and update.state == Submission.State.ACCEPTED
@@ -62,7 +63,7 @@ def test_update_needs_something_new_since_the_pend(pended_case, coordinator, set
     # Uploaded before the payer asked: not an answer to its request.
     type(doc).objects.filter(pk=doc.pk).update(created_at=pended_case.status_changed_at - timezone.timedelta(hours=1))
     with pytest.raises(s.ActionRefused, match="Attach a document or write the information"):
-        s.case_send_update(case=pended_case, actor=coordinator)
+        actions.case_send_update(case=pended_case, actor=coordinator)
     assert not pended_case.tasks.filter(kind=Task.Kind.SUBMIT).exists()
 
 
@@ -70,14 +71,14 @@ def test_update_refuses_an_unattested_summary(pended_case, coordinator):
     pended_case.summary_text = "Edited after the pend"
     pended_case.save()
     with pytest.raises(s.ActionRefused, match="summary not attested"):
-        s.case_send_update(case=pended_case, actor=coordinator, message="x")
+        actions.case_send_update(case=pended_case, actor=coordinator, message="x")
 
 
 @pytest.mark.parametrize("status", [Status.SUBMITTED, Status.PENDED, Status.APPEALED])
 def test_cancel_on_a_manual_channel_asks_staff_to_call_the_payer(case, coordinator, status):
     case.status = status
     case.save(update_fields=["status"])
-    s.case_cancel(case=case, actor=coordinator, reason="Order withdrawn")
+    actions.case_cancel(case=case, actor=coordinator, reason="Order withdrawn")
     case.refresh_from_db()
     assert case.status == Status.CANCELLED
     task = case.tasks.get(done_at__isnull=True)
@@ -88,7 +89,7 @@ def test_cancel_on_a_manual_channel_asks_staff_to_call_the_payer(case, coordinat
 def test_cancel_before_submission_needs_no_call(case, coordinator):
     case.status = Status.READY
     case.save(update_fields=["status"])
-    s.case_cancel(case=case, actor=coordinator, reason="Not needed")
+    actions.case_cancel(case=case, actor=coordinator, reason="Not needed")
     assert not case.tasks.filter(done_at__isnull=True).exists()
 
 

@@ -107,7 +107,7 @@ def test_document_download(as_user, case, who, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cases.services import document_upload
+    from cases.documents import document_upload
 
     doc = document_upload(
         case=case,
@@ -160,7 +160,7 @@ def test_document_of_another_case_is_404(client, case, coordinator, practice, se
     settings.MEDIA_ROOT = tmp_path
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cases.services import document_upload
+    from cases.documents import document_upload
 
     other = f.CaseFactory(order__practice=practice)
     doc = document_upload(

@@ -53,7 +53,8 @@ def test_demo_pended_case_is_answered_and_decided_by_the_sandbox(
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.utils import timezone
 
-    from cases.services import case_send_update, document_upload
+    from cases.actions import case_send_update
+    from cases.documents import document_upload
     from integrations.submission.models import Submission
     from integrations.submission.polling import case_poll
     from integrations.submission.services import submission_send

@@ -7,8 +7,9 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from cases.actions import case_cancel, case_send_update
+from cases.documents import document_upload
 from cases.models import Status
-from cases.services import case_cancel, case_send_update, document_upload
 from integrations.base import DecisionStatus as D
 from integrations.base import IntegrationError
 from integrations.pas.bundle import CLAIM_UPDATE_PROFILE, SUBMISSION_SYSTEM

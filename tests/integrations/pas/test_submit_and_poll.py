@@ -125,7 +125,7 @@ def test_claim_skips_cases_not_awaiting_and_leases(pas_case, postgres_only):
 def test_case_submit_on_a_pas_case_creates_one_submission(pas_case, coordinator, manager):
     from django_q.models import OrmQ
 
-    from cases.services import case_approve_submission, case_submit
+    from cases.actions import case_approve_submission, case_submit
 
     case_approve_submission(case=pas_case, actor=manager)
     first = case_submit(case=pas_case, actor=coordinator)

@@ -13,8 +13,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from cases.documents import document_upload
 from cases.models import Document
-from cases.services import document_upload
 from integrations.pas.bundle import (
     CERTIFICATION_TYPE,
     CLAIM_UPDATE_PROFILE,

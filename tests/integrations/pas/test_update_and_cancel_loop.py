@@ -12,8 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
+from cases.actions import case_cancel, case_send_update
+from cases.documents import document_upload
 from cases.models import CaseEvent, Status, Task
-from cases.services import ActionRefused, case_cancel, case_send_update, document_upload
+from cases.services import ActionRefused
 from integrations.pas.models import SandboxClaim
 from integrations.submission import tasks
 from integrations.submission.models import Exchange, Submission

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cases import services as s
+from cases import actions
 from cases.decisions import decision_apply
 from cases.models import CaseEvent, Task
 from integrations.base import DecisionStatus, PayerDecision
@@ -86,9 +86,11 @@ def _run(source: str, kind: str, practice, provider, coordinator, scripted):
         case = ready_case(practice, provider, channel="portal", name=f"Payer {source} {kind}")
         case.practice.submission_requires_approval = False
         case.practice.save()
-        s.case_submit(case=case, actor=coordinator)  # the coordinator sends it by portal …
+        actions.case_submit(case=case, actor=coordinator)  # the coordinator sends it by portal …
         outcome = "denied" if kind.startswith("denied") else kind
-        s.case_record_outcome(case=case, actor=coordinator, outcome=outcome, **ANSWERS[kind]["form"])  # … and types
+        actions.case_record_outcome(
+            case=case, actor=coordinator, outcome=outcome, **ANSWERS[kind]["form"]
+        )  # … and types
     else:
         case = ready_case(practice, provider, channel="scripted", name=f"Payer {source} {kind}")
         if source == "submit":

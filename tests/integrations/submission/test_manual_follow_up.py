@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cases import actions
 from cases import services as s
 from cases.models import Status, Task
 from integrations.submission.models import Submission
@@ -37,9 +38,9 @@ def test_no_answer_by_the_follow_up_time_makes_one_task_per_interval(
     case = ready_case(practice, owner_provider, channel=channel, follow_up_hours=48)
     practice.submission_requires_approval = False
     practice.save()
-    submission = s.case_submit(case=case, actor=coordinator)
+    submission = actions.case_submit(case=case, actor=coordinator)
     assert submission.state == Submission.State.WITH_STAFF
-    s.case_record_outcome(case=case, actor=coordinator, outcome="submitted", payer_reference="REF-77")
+    actions.case_record_outcome(case=case, actor=coordinator, outcome="submitted", payer_reference="REF-77")
     case.refresh_from_db()
     assert case.status == Status.SUBMITTED and case.next_poll_at == T0 + timedelta(hours=48)
 
@@ -64,7 +65,7 @@ def test_no_answer_by_the_follow_up_time_makes_one_task_per_interval(
     assert _check_due(case) == [case.pk] and _follow_ups(case).count() == 2
 
     # The payer's answer, recorded by hand, closes the open follow-up and takes the case off the poll index.
-    s.case_record_outcome(
+    actions.case_record_outcome(
         case=case,
         actor=coordinator,
         outcome="denied",
@@ -83,8 +84,8 @@ def test_a_pended_case_sent_by_hand_waits_on_us_not_the_payer(time_machine, prac
     case = ready_case(practice, owner_provider, channel="fax", follow_up_hours=24)
     practice.submission_requires_approval = False
     practice.save()
-    s.case_submit(case=case, actor=coordinator)
-    s.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the sleep study")
+    actions.case_submit(case=case, actor=coordinator)
+    actions.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the sleep study")
     case.refresh_from_db()
     assert case.status == Status.PENDED
     time_machine.move_to(T0 + timedelta(hours=30), tick=False)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from cases import services as s
+from cases import actions
 from cases.models import Status, Task
 from integrations.base import DecisionStatus, PayerDecision
 from integrations.submission import tasks
@@ -25,7 +25,7 @@ def test_submit_poll_and_decide_through_a_channel_registered_in_one_line(
     practice.submission_requires_approval = False
     practice.save()
     # The case page's Submit button calls this service; it knows nothing of the channel.
-    submission = s.case_submit(case=case, actor=coordinator)
+    submission = actions.case_submit(case=case, actor=coordinator)
     assert submission.channel == "scripted" and submission.state == Submission.State.QUEUED
     assert tasks.submit(submission.pk) == Submission.State.ACCEPTED  # the worker's entry point
     case.refresh_from_db()
@@ -56,7 +56,7 @@ def test_update_and_cancel_through_the_new_channel(practice, owner_provider, coo
     case = ready_case(practice, owner_provider, channel="scripted")
     practice.submission_requires_approval = False
     practice.save()
-    first = s.case_submit(case=case, actor=coordinator)
+    first = actions.case_submit(case=case, actor=coordinator)
     tasks.submit(first.pk)
     scripted.script[case.pk] = {
         "status": PayerDecision(
@@ -67,7 +67,7 @@ def test_update_and_cancel_through_the_new_channel(practice, owner_provider, coo
 
     assert case_poll(case_id=case.pk) == DecisionStatus.PENDED
     case.refresh_from_db()
-    update = s.case_send_update(case=case, actor=coordinator, message="MRI report: no fracture.")
+    update = actions.case_send_update(case=case, actor=coordinator, message="MRI report: no fracture.")
     assert update.kind == Submission.Kind.UPDATE and update.replaces_key == first.idempotency_key
     scripted.script[case.pk] = {}
     assert tasks.submit(update.pk) == Submission.State.ACCEPTED
@@ -75,7 +75,7 @@ def test_update_and_cancel_through_the_new_channel(practice, owner_provider, coo
     assert case.status == Status.SUBMITTED
     assert ("submit", case.pk, update.idempotency_key, first.idempotency_key) in scripted.calls
 
-    s.case_cancel(case=case, actor=coordinator, reason="Patient moved away")
+    actions.case_cancel(case=case, actor=coordinator, reason="Patient moved away")
     cancel = case.submissions.get(kind=Submission.Kind.CANCEL)
     assert cancel.state == Submission.State.QUEUED  # an automated channel sends it itself
     assert tasks.submit(cancel.pk) == Submission.State.ACCEPTED
