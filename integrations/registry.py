@@ -11,6 +11,8 @@ from django.utils.module_loading import import_string
 
 from integrations.base import IntegrationError, PayerChannel
 
+BY_HAND = "by_hand"
+
 CHANNELS: dict[str, str] = {
     "pas": "integrations.pas.channel.PasChannel",
     "x12_278": "integrations.submission.manual.X12ByHand",
@@ -18,6 +20,8 @@ CHANNELS: dict[str, str] = {
     "portal": "integrations.submission.manual.PortalByHand",
     "epa": "integrations.submission.manual.EpaByHand",
     "none": "integrations.submission.manual.NoChannel",
+    # Not a payer's channel: a request staff sent outside the payer's automated one.
+    BY_HAND: "integrations.submission.manual.ByHand",
 }
 
 

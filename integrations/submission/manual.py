@@ -152,3 +152,13 @@ class NoChannel(ManualChannel):
             f"No channel is set for this payer: ask it how it takes requests{phone}, send it, "
             "and set the channel in admin"
         )
+
+
+class ByHand(ManualChannel):
+    """A request staff sent outside its payer's automated channel (after a failed send, or information
+    faxed for a pended request): followed up by a person like any request sent by hand."""
+
+    name = "by_hand"
+
+    def how_to_send(self, payer) -> str:
+        return "Send it to the payer by fax, portal or phone"

@@ -66,10 +66,10 @@ def case_poll(*, case_id: int) -> str:
     if case.status not in AWAITING_PAYER:
         return "not awaiting"
     now = timezone.now()
-    # The newest request the payer acknowledged: after an update, the update.
+    # The newest request the payer acknowledged through the case's channel: after an update, the update.
     submission = last_accepted(case)
     try:
-        channel = get_channel(submission.channel if submission else channel_name_for(case))
+        channel = get_channel(channel_name_for(case))
     except IntegrationError:
         channel = None
     if channel is None or not channel.can_poll:

@@ -20,7 +20,7 @@ from cases.models import CaseEvent, PriorAuthCase, Role, Status, Task
 from cases.services import case_event_add, task_create
 from cases.transitions import can_transition, transition
 from integrations.base import DecisionStatus, IntegrationError, PayerDecision, SubmissionReceipt
-from integrations.registry import channel_name_for, get_channel
+from integrations.registry import BY_HAND, channel_name_for, get_channel, is_automated
 from integrations.submission.breaker import (
     breaker_allows,
     breaker_record_failure,
@@ -118,9 +118,11 @@ def submission_request(*, case: PriorAuthCase, actor, message: str = "") -> Subm
 
 
 def last_accepted(case: PriorAuthCase) -> Submission | None:
-    """The newest request or update the payer acknowledged: what checks and updates refer to."""
+    """The newest request or update the payer acknowledged through the case's channel: what
+    checks and updates refer to. (Information staff sent by hand outside an automated channel
+    is not something that channel can be asked about.)"""
     return (
-        case.submissions.filter(state=Submission.State.ACCEPTED)
+        case.submissions.filter(state=Submission.State.ACCEPTED, channel=channel_name_for(case))
         .exclude(kind=Submission.Kind.CANCEL)
         .order_by("-accepted_at", "-id")
         .first()
@@ -248,6 +250,10 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt, act
         )
         if by_hand:
             reason = f"Sent by hand ({locked.channel or 'no channel'}): {reason[0].lower()}{reason[1:]}"
+        # Information faxed for a request the payer has through its automated channel: that channel
+        # still serves the case (and is asked about the request it has).
+        keeps_channel = locked.is_update and locked.channel == BY_HAND and bool(case.channel)
+        serving = get_channel(case.channel) if keeps_channel else channel
         transition(
             case,
             Status.SUBMITTED,
@@ -255,8 +261,8 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt, act
             reason=reason,
             fields={
                 "payer_tracking_id": receipt.tracking_id[:80],
-                "channel": locked.channel,
-                "next_poll_at": poll_next_at(case=case, now=now, automated=channel.automated),
+                "channel": case.channel if keeps_channel else locked.channel,
+                "next_poll_at": poll_next_at(case=case, now=now, automated=serving.automated),
             },
             submission_id=locked.pk,
             raw=receipt.raw_reference,
@@ -270,15 +276,18 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt, act
         if receipt.decision is not None:
             decision_apply(case=case, decision=receipt.decision, source="submit")
         else:
-            channel.on_awaiting(case)
+            serving.on_awaiting(case)
 
 
 def submission_record_by_hand(*, case: PriorAuthCase, actor, payer_reference: str = "") -> Submission:
     """A person says the payer now has the request (or the additional information) they sent by hand.
 
-    Accepts the request waiting with staff. A pended case whose information
-    was sent without going through "send update" gets its update row here, so
-    every request the payer has is a row.
+    Accepts the request waiting with staff. Otherwise the request was sent
+    outside its channel, and gets its row here so every request the payer has
+    is one: the information for a pended case sent without "send update", or a
+    ready case sent by hand after its automated send failed (its coordinator
+    task says so). On a channel worked by hand the row is that channel's;
+    outside an automated one it is `by_hand` (followed up by a person).
     """
     with transaction.atomic():
         locked = PriorAuthCase.objects.select_for_update(of=("self",)).select_related("payer").get(pk=case.pk)
@@ -288,14 +297,18 @@ def submission_record_by_hand(*, case: PriorAuthCase, actor, payer_reference: st
             .order_by("-id")
             .first()
         )
-        if waiting is None and locked.status == Status.PENDED:
+        failed_send = (
+            locked.status == Status.READY and locked.tasks.filter(kind=Task.Kind.SUBMIT, done_at__isnull=True).exists()
+        )
+        if waiting is None and (locked.status == Status.PENDED or failed_send):
+            name = channel_name_for(locked)
             waiting = Submission.objects.create(
                 case=locked,
-                channel=channel_name_for(locked),
+                channel=BY_HAND if is_automated(name) else name,
                 idempotency_key=f"case-{locked.pk}-sub-{locked.submissions.count() + 1}",
                 requested_by=actor,
-                kind=Submission.Kind.UPDATE,
-                replaces_key=last_sent_key(locked),
+                kind=Submission.Kind.UPDATE if locked.status == Status.PENDED else Submission.Kind.REQUEST,
+                replaces_key=last_sent_key(locked) if locked.status == Status.PENDED else "",
                 state=Submission.State.WITH_STAFF,
             )
         if waiting is None:
