@@ -838,9 +838,10 @@ class _CaseSeeder:
             task_complete(task=task, actor=actor)
 
     def _poll_at(self, channel, low_hours, high_hours):
-        # Only an API channel is polled; fax, portal and X12 outcomes are recorded by people.
+        # An API channel is asked by the poll loop; fax, portal and X12 outcomes are recorded by people,
+        # who get a follow-up task when nothing was recorded by then (no random draw: the seed stays as it was).
         if channel != Channel.PAS:
-            return None
+            return self.now + timedelta(hours=high_hours)
         return self.now + timedelta(hours=self.rng.randrange(low_hours, high_hours))
 
     def _decider(self, case, coord):
@@ -932,7 +933,8 @@ class _CaseSeeder:
                 title=f"Check the {Channel(channel).label.lower()} for the decision",
                 role=Role.COORDINATOR,
                 due_at=self.now + timedelta(days=2),
-                dedupe_key="record_outcome",
+                # The open follow-up of a request sent by hand (integrations.submission.manual).
+                dedupe_key="follow-up-demo",
             )
 
     def _to_pended(self, case, coord):
