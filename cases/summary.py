@@ -15,10 +15,7 @@ from cases.models import CaseEvent, PriorAuthCase, RequirementStatus
 from cases.services import case_event_add
 from integrations import llm
 from integrations.base import IntegrationError
-
-# The audit row of a rewrite is still an ehr_fhir model: moving it to another
-# app would mean a table rename migration for no behaviour change.
-from integrations.ehr_fhir.models import SummaryRewrite
+from integrations.llm.models import SummaryRewrite
 from payers.models import RequirementKind
 
 SYSTEM_PROMPT = (

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.sms_twilio",
     "integrations.ehr_fhir",
+    "integrations.llm",
     "integrations.submission",
     "integrations.pas",
 ]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from integrations.ehr_fhir.models import EhrConnection, PhiAccessLog, SummaryRewrite, SyncRun, WriteBack
+from integrations.ehr_fhir.models import EhrConnection, PhiAccessLog, SyncRun, WriteBack
 
 
 @admin.register(EhrConnection)
@@ -46,8 +46,3 @@ class WriteBackAdmin(admin.ModelAdmin):
     list_display = ["identifier_value", "case", "resource_type", "state", "attempts", "next_attempt_at"]
     list_filter = ["state", "resource_type"]
     readonly_fields = ["case", "identifier_system", "identifier_value", "idempotency_key", "ehr_resource_id"]
-
-
-@admin.register(SummaryRewrite)
-class SummaryRewriteAdmin(ReadOnlyAdmin):
-    list_display = ["case", "model_name", "applied", "created_at"]

@@ -1,5 +1,6 @@
 """The EHR side: one FHIR R4 connection per practice, intake sync runs, the
-PHI access log for FHIR reads, the write-back outbox and the LLM audit rows.
+PHI access log for FHIR reads and the write-back outbox. (The LLM audit
+rows, `SummaryRewrite`, live in integrations/llm.)
 
 Nothing here stores clinical content beyond what a case keeps as evidence.
 """
@@ -158,25 +159,6 @@ class WriteBack(models.Model):
 
     def __str__(self) -> str:
         return f"Write-back {self.identifier_value} ({self.state})"
-
-
-class SummaryRewrite(models.Model):
-    """Audit of one LLM rewrite of a case's medical-necessity summary."""
-
-    case = models.ForeignKey("cases.PriorAuthCase", on_delete=models.CASCADE, related_name="summary_rewrites")
-    model_name = models.CharField(max_length=120)
-    endpoint = models.CharField(max_length=300)
-    prompt = models.JSONField(default=list, help_text="The messages sent.")
-    response_text = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    applied = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"LLM rewrite for case {self.case_id}"
 
 
 class SandboxResource(models.Model):

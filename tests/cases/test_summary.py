@@ -9,7 +9,7 @@ from django.utils import timezone
 from cases.models import CaseEvent, PriorAuthCase, RequirementStatus
 from cases.summary import case_summary_set, summary_build, summary_llm_rewrite
 from cases.tasks import rewrite_summary
-from integrations.ehr_fhir.models import SummaryRewrite
+from integrations.llm.models import SummaryRewrite
 from tests import factories as f
 from tests.integrations.llm.loopback import llm_endpoint
 
