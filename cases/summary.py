@@ -1,6 +1,6 @@
 """The medical-necessity summary: a deterministic draft from the evidence,
-optionally rewritten by an LLM (integrations/llm, any OpenAI-compatible
-chat-completions API).
+which integrations/llm/rewrite.py may rewrite with an LLM (any
+OpenAI-compatible chat-completions API).
 
 The draft names no patient (no name, birth date, MRN): the payer packet
 carries demographics separately, and the LLM only ever sees this draft —
@@ -13,15 +13,7 @@ from django.db import transaction
 
 from cases.models import CaseEvent, PriorAuthCase, RequirementStatus
 from cases.services import case_event_add
-from integrations import llm
-from integrations.base import IntegrationError
-from integrations.llm.models import SummaryRewrite
 from payers.models import RequirementKind
-
-SYSTEM_PROMPT = (
-    "You edit prior authorization medical-necessity summaries. Rewrite the draft as one clear paragraph for a "
-    "payer reviewer. Use only facts in the draft; add nothing, remove no dates, codes or values. No patient names."
-)
 
 
 def summary_draft(case: PriorAuthCase) -> str:
@@ -103,28 +95,3 @@ def case_summary_set(*, case: PriorAuthCase, text: str, source: str, actor=None)
 def summary_build(*, case: PriorAuthCase, actor=None) -> PriorAuthCase:
     """Replace the summary with a fresh template draft (after the packet was assembled)."""
     return case_summary_set(case=case, text=summary_draft(case), source="template", actor=actor)
-
-
-def summary_llm_rewrite(*, case: PriorAuthCase) -> SummaryRewrite:
-    """Ask the configured LLM to rewrite the current draft; store prompt and answer.
-
-    The audit row is written before the call, so a crash mid-call still leaves
-    a trace. Raises `IntegrationError` (recorded on the row) when it fails.
-    """
-    config = llm.llm_config()
-    draft = case.summary_text or summary_draft(case)
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": draft}]
-    audit = SummaryRewrite.objects.create(case=case, model_name=config.model, endpoint=config.url, prompt=messages)
-    try:
-        text = llm.chat_complete(config, messages)
-    except IntegrationError as exc:
-        cause = exc.__cause__ or exc
-        audit.error = f"{cause.__class__.__name__}: {str(cause)[:300]}"
-        audit.save(update_fields=["error"])
-        raise
-    audit.response_text = text
-    audit.applied = bool(text)
-    audit.save(update_fields=["response_text", "applied"])
-    if text:
-        case_summary_set(case=case, text=text, source="llm")
-    return audit

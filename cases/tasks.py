@@ -54,19 +54,3 @@ def watch_authorizations() -> dict[str, int]:
         for key, n in authorizations_watch(practice=practice).items():
             totals[key] += n
     return totals
-
-
-def rewrite_summary(case_id: int) -> bool:
-    """After the template draft: let the configured LLM rewrite it (cases/summary.py). A failure leaves the draft."""
-    from cases.models import CaseEvent, PriorAuthCase
-    from cases.services import case_event_add
-    from cases.summary import summary_llm_rewrite
-    from integrations.base import IntegrationError
-
-    case = PriorAuthCase.objects.get(pk=case_id)
-    try:
-        summary_llm_rewrite(case=case)
-    except IntegrationError as exc:
-        case_event_add(case=case, kind=CaseEvent.Kind.SYSTEM, message=f"LLM rewrite skipped: {exc}"[:300])
-        return False
-    return True

@@ -47,13 +47,14 @@ def assemble_packet(case_id: int) -> dict | None:
     if llm_enabled():
         from django_q.tasks import async_task
 
-        async_task("cases.tasks.rewrite_summary", case_id)
+        async_task("integrations.llm.tasks.rewrite_summary", case_id)
     return counts
 
 
 def rewrite_summary(case_id: int) -> bool:
-    """Kept so tasks queued under this dotted path before the move still run; now `cases.tasks.rewrite_summary`."""
-    from cases.tasks import rewrite_summary as rewrite
+    """Kept so tasks queued under this dotted path before the move still run; now
+    `integrations.llm.tasks.rewrite_summary`."""
+    from integrations.llm.tasks import rewrite_summary as rewrite
 
     return rewrite(case_id)
 
