@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-class LlmConfig(AppConfig):
+class LlmAppConfig(AppConfig):  # not LlmConfig: that is the endpoint settings (client.py)
     default_auto_field = "django.db.models.BigAutoField"
     name = "integrations.llm"
     label = "llm"
