@@ -1,10 +1,16 @@
 from django.conf import settings
 
+from cases.permissions import can_enter_orders, can_view_dashboard
+
 
 def staff(request):
     """What base.html needs about the signed-in user and the installation."""
     user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
     return {
         "demo_mode": settings.DEMO_MODE,
-        "user_role": user.primary_role if user is not None and user.is_authenticated else "",
+        "user_role": user.primary_role if signed_in else "",
+        # Menu links from the one permission table (cases/permissions.py).
+        "can_enter_orders": signed_in and can_enter_orders(user),
+        "can_view_dashboard": signed_in and can_view_dashboard(user),
     }

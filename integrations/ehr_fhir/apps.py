@@ -8,4 +8,7 @@ class EhrFhirConfig(AppConfig):
     verbose_name = "EHR (FHIR R4)"
 
     def ready(self):
+        from cases.ui import case_section_register
         from integrations.ehr_fhir import receivers  # noqa: F401  (connects signals)
+
+        case_section_register("ehr_fhir/_case_write_backs.html", column="main", order=10)

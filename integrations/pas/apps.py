@@ -11,7 +11,10 @@ class PasConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
+        from cases.ui import case_section_register
         from integrations.pas import models
+
+        case_section_register("pas/_case_submission.html", column="main", order=20)
 
         auditlog.register(models.PayerSubscription)
         checks.register(public_base_url_check)

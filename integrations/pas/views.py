@@ -7,11 +7,11 @@ import json
 
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.models import PriorAuthCase
+from cases.permissions import get_case_for_user
 from integrations.pas.models import PayerLink
 from integrations.pas.subscriptions import notification_receive
 
@@ -39,5 +39,5 @@ def notify(request, payer_id: int):
 @login_required
 @require_GET
 def case_submission(request, pk: int):
-    case = get_object_or_404(PriorAuthCase.objects.visible_to(request.user).select_related("payer"), pk=pk)
+    case = get_case_for_user(request, pk)
     return render(request, "pas/_case_submission.html", {"case": case})
