@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
+from cases.admin import ReadOnlyAdmin
 from integrations.pas.models import (
     Exchange,
     PayerLink,
@@ -9,14 +10,6 @@ from integrations.pas.models import (
     SandboxSubscription,
     Submission,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PayerLink)
