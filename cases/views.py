@@ -130,14 +130,14 @@ def bulk_assign(request):
         if not cases:
             raise services.ActionRefused("Select at least one case.")
         if to.startswith("role:"):
-            services.cases_assign_bulk(cases=cases, actor=request.user, role=to.removeprefix("role:"))
+            whom = {"role": to.removeprefix("role:")}
         elif to == "none":
-            services.cases_assign_bulk(cases=cases, actor=request.user, user=None)
+            whom = {"user": None}
         elif to.startswith("user:") and to[5:].isdigit():
-            target = get_object_or_404(_practice_staff(request.user), pk=int(to[5:]))
-            services.cases_assign_bulk(cases=cases, actor=request.user, user=target)
+            whom = {"user": get_object_or_404(_practice_staff(request.user), pk=int(to[5:]))}
         else:
             raise services.ActionRefused("Choose whom to assign to.")
+        services.cases_assign_bulk(cases=cases, actor=request.user, **whom)
         messages.success(request, f"Assigned {len(cases)} case(s).")
     except services.ActionRefused as exc:
         messages.error(request, str(exc))
