@@ -3,6 +3,7 @@
 1. Only `cases/transitions.py` writes a case's status (STYLE.md §1).
 2. No `print(` in application code, and no log call that formats patient fields (PHI).
 3. Background task functions take ids, and tasks are enqueued with ids.
+4. No template in templates/cases/ includes an integration's template: sections register.
 
 Each check is a function over Python source, run on the real tree and on
 planted examples so the check itself can fail.
@@ -375,3 +376,32 @@ def test_script_folders_do_not_shadow_the_standard_library():
     for folder in ("bench", ".ci"):
         shadowing = sorted(p.name for p in (ROOT / folder).glob("*.py") if p.stem in sys.stdlib_module_names)
         assert not shadowing, f"{folder}/ scripts named like standard modules: {shadowing}"
+
+
+INCLUDE = re.compile(r"""{%\s*include\s+["']([\w-]+)/""")
+# What a template under templates/cases/ may include: its own app and the shared pieces.
+CASE_TEMPLATE_INCLUDES = {"cases", "includes"}
+
+
+def foreign_includes(source: str) -> list[tuple[int, str]]:
+    """A cases/ template including another app's template (it should register a case section instead)."""
+    return [
+        (source.count("\n", 0, m.start()) + 1, f"includes {m.group(1)}/… (use cases.ui.case_section_register)")
+        for m in INCLUDE.finditer(source)
+        if m.group(1) not in CASE_TEMPLATE_INCLUDES
+    ]
+
+
+def test_case_templates_include_no_integration_template():
+    templates = sorted((ROOT / "templates" / "cases").glob("*.html"))
+    assert templates, "no case templates found: the scan is looking in the wrong place"
+    problems = _scan(foreign_includes, templates)
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_include_check_catches_a_planted_integration_include(tmp_path):
+    page = tmp_path / "_sections.html"
+    page.write_text('{% include "cases/_x.html" %}\n{% include "sms_twilio/_case_messages.html" %}\n')
+    assert _scan(foreign_includes, [page]) == [
+        "_sections.html:2: includes sms_twilio/… (use cases.ui.case_section_register)"
+    ]
