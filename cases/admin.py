@@ -27,6 +27,28 @@ from cases.services import case_event_add
 from payers.models import Plan
 
 
+class ReadOnlyMixin:
+    """A record, not a setting: viewable, never added, changed or deleted in the admin.
+
+    For audit trails and outbound-call rows (timeline, submissions, PHI access
+    log): each row is the trace of something that happened. Works on a
+    ModelAdmin and on an inline (whose has_add_permission also takes `obj`).
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The one read-only ModelAdmin; every app's record-keeping admins extend it."""
+
+
 class LocationInline(admin.TabularInline):
     model = Location
     extra = 0
@@ -133,7 +155,7 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
 
-class CaseEventInline(admin.TabularInline):
+class CaseEventInline(ReadOnlyMixin, admin.TabularInline):
     """The timeline, newest first; append-only."""
 
     model = CaseEvent
@@ -142,15 +164,6 @@ class CaseEventInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -259,7 +272,7 @@ class RequirementStatusAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdmin):
     """Read-only: the timeline is append-only."""
 
     list_display = ("created_at", "case", "kind", "from_status", "to_status", "actor", "message")
@@ -267,15 +280,6 @@ class CaseEventAdmin(admin.ModelAdmin):
     search_fields = ("=case__id", "message")
     list_select_related = ("case", "actor")
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 from cases.sweep import admin as sweep_admin  # noqa: E402,F401  (registers the sweep's admin)

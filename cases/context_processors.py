@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from cases.permissions import role_allows
+from cases.permissions import can_enter_orders, can_view_dashboard
 
 
 def staff(request):
@@ -10,5 +10,7 @@ def staff(request):
     return {
         "demo_mode": settings.DEMO_MODE,
         "user_role": user.primary_role if signed_in else "",
-        "can_view_dashboard": signed_in and role_allows(user, "dashboard"),
+        # Menu links from the one permission table (cases/permissions.py).
+        "can_enter_orders": signed_in and can_enter_orders(user),
+        "can_view_dashboard": signed_in and can_view_dashboard(user),
     }

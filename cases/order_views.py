@@ -8,12 +8,13 @@ from django.views.decorators.http import require_http_methods
 
 from cases.forms import ManualOrderForm
 from cases.orders import order_create_manual
+from cases.permissions import can_enter_orders
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_new(request):
-    if not request.user.practice_id or not request.user.has_role("coordinator", "manager"):
+    if not can_enter_orders(request.user):
         raise PermissionDenied
     form = ManualOrderForm(request.POST or None, practice=request.user.practice)
     if request.method == "POST" and form.is_valid():

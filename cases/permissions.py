@@ -1,20 +1,31 @@
-"""Which role may take which action: on a case it can see, on the sweep, on the dashboard.
+"""Who may see what, and which role may do what: the one permission table.
 
-Whether a user may *see* a case is `PriorAuthCase.objects.visible_to` (404
-otherwise), and which sweep items `SweepItem.objects.visible_to`. This
-module answers the second question: of what they see, what may they do.
-Whether the case's state allows it is decided by the service
+Two answers, one rule for every app:
+
+- An object the user may not see (a case, and anything reached through one:
+  a document, a task, a patient's texting consent) answers **404**, so its
+  existence does not leak. `get_case_for_user` is the getter every view uses;
+  seeing a case is `PriorAuthCase.objects.visible_to`.
+- A page or action the user's role may not use, on something they may see
+  (or on no object at all, like order entry), answers **403**:
+  `require_role(user, action)` over `ROLE_ACTIONS`.
+
+Whether the case's *state* allows an action is decided by the service
 (ActionRefused); `available_actions` combines both so the case page shows
 only buttons that will work.
 """
 
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
 
-from cases.models import Role, Status, Task
+from cases.models import PriorAuthCase, Role, Status, Task
 from cases.transitions import AWAITING_PAYER, can_transition
 
 R = Role
+# Everyone `visible_to` lets see a case (clinicians only their own).
+CASE_VIEWERS = frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN, R.FRONT_DESK, R.ADMIN})
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    # --- actions on one case the user sees (the case page's buttons) ---
     "assign": frozenset({R.MANAGER, R.COORDINATOR}),
     "note": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN, R.FRONT_DESK}),
     "upload": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
@@ -31,14 +42,18 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "download": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     # The submission packet (cases/packet_pdf.py): the people who send it to the payer.
     "packet": frozenset({R.MANAGER, R.COORDINATOR}),
-    # The morning sweep (cases/sweep/): everyone may open the page and sees
-    # their items; managers run it, assign from it and see every bucket with
-    # what changed since the day before; front desk asks for a reschedule.
+    # A patient said on the phone "no more texts": whoever took the call records it.
+    "phone_opt_out": CASE_VIEWERS,
+    # --- pages and actions not tied to one case ---
+    # A fax or phone order typed in (integrations/ehr_fhir): the people who open cases.
+    "order_entry": frozenset({R.MANAGER, R.COORDINATOR}),
+    # The 7:30 sweep page itself is for every signed-in user (each sees their own
+    # items, `SweepItem.objects.visible_to`); running it and handing out buckets are not.
     "sweep_run": frozenset({R.MANAGER}),
     "sweep_assign": frozenset({R.MANAGER}),
+    # Managers see every bucket of the sweep with what changed since the day before.
     "sweep_compare": frozenset({R.MANAGER}),
     "sweep_reschedule": frozenset({R.MANAGER, R.FRONT_DESK}),
-    # The metrics dashboard (cases/metrics/): practice-wide figures.
     "dashboard": frozenset({R.MANAGER}),
 }
 INPUT_STATUSES = frozenset(
@@ -54,9 +69,39 @@ def role_allows(user, action: str) -> bool:
 
 
 def require_role(user, action: str) -> None:
-    """Http404 unless the user's role allows `action`: like a case they may not see, never 403."""
+    """403 unless the user's role may take `action` (see the module's rule)."""
     if not role_allows(user, action):
-        raise Http404
+        raise PermissionDenied
+
+
+def get_case_for_user(request, pk: int) -> PriorAuthCase:
+    """The case if this user may see it; 404 otherwise, so existence does not leak."""
+    return get_object_or_404(PriorAuthCase.objects.visible_to(request.user).with_related(), pk=pk)
+
+
+def visible_tasks(user):
+    """Tasks of the cases this user may see."""
+    return Task.objects.filter(case__in=PriorAuthCase.objects.visible_to(user).values("pk"))
+
+
+def get_task_for_user(request, task_pk: int) -> Task:
+    """The task if its case is one this user may see; 404 otherwise."""
+    return get_object_or_404(visible_tasks(request.user).select_related("case"), pk=task_pk)
+
+
+def can_enter_orders(user) -> bool:
+    """Order entry needs a practice to put the order in."""
+    return bool(user.practice_id) and role_allows(user, "order_entry")
+
+
+def can_view_sweep(user) -> bool:
+    """The sweep page: any signed-in user; what they see is filtered per item."""
+    return user.is_authenticated
+
+
+def can_view_dashboard(user) -> bool:
+    """The metrics dashboard: a manager of a practice (the metrics are per practice)."""
+    return bool(user.practice_id) and role_allows(user, "dashboard")
 
 
 def can_complete_task(user, task: Task) -> bool:

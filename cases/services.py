@@ -141,12 +141,19 @@ def case_advance_if_ready(*, case: PriorAuthCase, actor=None) -> bool:
 
 
 def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
-    """Assign many cases to one person, or spread them over a role's people.
+    """Assign many cases to one person (or with user=None unassign them), or spread them over a role's people.
 
-    With `role`, each case goes to whoever of that role in the actor's
-    practice has the fewest open cases at that moment (ties: lowest id).
+    The one bulk assignment: the queue's "assign selected" and the sweep's
+    "assign this bucket" both come here. Each case goes through `case_assign`,
+    so each is locked and on its timeline. With `role`, each case goes to
+    whoever of that role in the actor's practice has the fewest open cases at
+    that moment (ties: lowest id). Returns how many cases changed hands.
     """
     cases = list(cases)
+    # Refuse before the first write, not halfway through the list.
+    if user is not None and any(case.practice_id != user.practice_id for case in cases):
+        raise ValueError("Cannot assign a case to a user of another practice.")
+    changed = 0
     if role:
         holders = list(
             User.objects.filter(practice_id=actor.practice_id, groups__name=role, is_active=True)
@@ -161,8 +168,10 @@ def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
             if case.assignee_id != target.pk:
                 case_assign(case=case, user=target, actor=actor)
                 loads[target.pk] += 1
-        return len(cases)
+                changed += 1
+        return changed
     for case in cases:
         if case.assignee_id != getattr(user, "pk", None):
             case_assign(case=case, user=user, actor=actor)
-    return len(cases)
+            changed += 1
+    return changed

@@ -4,6 +4,9 @@ An app calls `case_section_register("myapp/_case_thing.html")` in its
 AppConfig.ready(); the case page includes each template with the page's
 context (`case`, `actions`, `now` …). A section fetches what it needs from
 `case` with one query of its own, so the page's query count stays constant.
+The EHR write-backs, the PAS submission and the patient texts come in this
+way; no template under templates/cases/ includes an integration's template
+(tests/test_conventions.py).
 """
 
 _SECTIONS: list[tuple[int, str, str]] = []

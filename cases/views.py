@@ -1,7 +1,8 @@
 """Staff pages: the queue, the case page and its actions, the tasks inbox.
 
-Every case is fetched through `PriorAuthCase.objects.visible_to(user)` (404
-for anyone else). Actions answer htmx with the case's fragments swapped out
+Every case is fetched through `cases.permissions.get_case_for_user` (404 for
+anyone who may not see it); a role without the action gets 403
+(`require_role`). Actions answer htmx with the case's fragments swapped out
 of band and a plain POST with a redirect, so the page works without JavaScript.
 """
 
@@ -19,8 +20,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases import actions, documents, forms, services
 from cases.appeals import appeal_letter_draft, case_file_appeal
-from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, Task, User
-from cases.permissions import available_actions, can_complete_task, role_allows
+from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
+from cases.permissions import (
+    available_actions,
+    can_complete_task,
+    get_case_for_user,
+    get_task_for_user,
+    require_role,
+    role_allows,
+    visible_tasks,
+)
 from cases.transitions import InvalidTransition
 from cases.ui import case_sections
 from payers.models import Payer
@@ -38,11 +47,6 @@ SORT_ORDER = {
     "scheduled": ["order__scheduled_date", "pk"],
 }
 PAGE_SIZE = 50
-
-
-def _get_case_for_user(request, pk: int) -> PriorAuthCase:
-    """The case if this user may see it; 404 otherwise, so existence does not leak."""
-    return get_object_or_404(PriorAuthCase.objects.visible_to(request.user).with_related(), pk=pk)
 
 
 def _practice_staff(user):
@@ -117,8 +121,7 @@ def queue(request):
 @login_required
 @require_POST
 def bulk_assign(request):
-    if not role_allows(request.user, "assign"):
-        raise PermissionDenied
+    require_role(request.user, "assign")
     form = forms.BulkAssignForm(request.POST)
     ids = [int(x) for x in request.POST.getlist("cases") if x.isdigit()][:200]
     cases = list(PriorAuthCase.objects.visible_to(request.user).filter(pk__in=ids).select_related("assignee"))
@@ -127,14 +130,14 @@ def bulk_assign(request):
         if not cases:
             raise services.ActionRefused("Select at least one case.")
         if to.startswith("role:"):
-            services.cases_assign_bulk(cases=cases, actor=request.user, role=to.removeprefix("role:"))
+            whom = {"role": to.removeprefix("role:")}
         elif to == "none":
-            services.cases_assign_bulk(cases=cases, actor=request.user, user=None)
+            whom = {"user": None}
         elif to.startswith("user:") and to[5:].isdigit():
-            target = get_object_or_404(_practice_staff(request.user), pk=int(to[5:]))
-            services.cases_assign_bulk(cases=cases, actor=request.user, user=target)
+            whom = {"user": get_object_or_404(_practice_staff(request.user), pk=int(to[5:]))}
         else:
             raise services.ActionRefused("Choose whom to assign to.")
+        services.cases_assign_bulk(cases=cases, actor=request.user, **whom)
         messages.success(request, f"Assigned {len(cases)} case(s).")
     except services.ActionRefused as exc:
         messages.error(request, str(exc))
@@ -157,7 +160,6 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "tasks": [(t, can_complete_task(request.user, t)) for t in tasks],
         "requirements": requirements,
         "documents": case.documents.select_related("uploaded_by", "requirement"),
-        "write_backs": case.ehr_write_backs.all()[:5],
         "actions": actions,
         "staff": _practice_staff(request.user) if actions["assign"] else [],
         "gaps": [rs for rs in requirements if rs.state == RequirementStatus.State.GAP],
@@ -175,23 +177,22 @@ def _case_context(request, case: PriorAuthCase) -> dict:
 @login_required
 @require_GET
 def case_detail(request, pk: int):
-    case = _get_case_for_user(request, pk)
+    case = get_case_for_user(request, pk)
     return render(request, "cases/detail.html", _case_context(request, case))
 
 
 def _case_response(request, pk: int):
     """After an action: the fragments (htmx) or a redirect to the case page."""
     if request.htmx:
-        case = _get_case_for_user(request, pk)
+        case = get_case_for_user(request, pk)
         return render(request, "cases/_case_refresh.html", _case_context(request, case))
     return redirect("cases:detail", pk=pk)
 
 
 def _act(request, pk: int, action: str, run):
     """Shared shape of every case action: see, may, try, answer."""
-    case = _get_case_for_user(request, pk)
-    if not role_allows(request.user, action):
-        raise PermissionDenied
+    case = get_case_for_user(request, pk)
+    require_role(request.user, action)
     try:
         messages.success(request, run(case))
     except (services.ActionRefused, InvalidTransition, ValueError) as exc:
@@ -375,9 +376,8 @@ def case_appeal(request, pk: int):
 @login_required
 @require_GET
 def document_download(request, pk: int, doc_pk: int):
-    case = _get_case_for_user(request, pk)
-    if not role_allows(request.user, "download"):
-        raise PermissionDenied
+    case = get_case_for_user(request, pk)
+    require_role(request.user, "download")
     doc = get_object_or_404(Document, pk=doc_pk, case=case)
     if not doc.file:
         raise Http404("This document is kept in the EHR.")
@@ -399,9 +399,8 @@ def document_download(request, pk: int, doc_pk: int):
 @login_required
 @require_GET
 def case_packet(request, pk: int):
-    case = _get_case_for_user(request, pk)
-    if not role_allows(request.user, "packet"):
-        raise PermissionDenied
+    case = get_case_for_user(request, pk)
+    require_role(request.user, "packet")
     from cases import packet_pdf  # fpdf2 and Pillow load on first use, not at every start (~0.5 s)
 
     try:
@@ -417,19 +416,12 @@ def case_packet(request, pk: int):
     return response
 
 
-def _visible_tasks(user):
-    visible = PriorAuthCase.objects.visible_to(user).values("pk")
-    return Task.objects.filter(case__in=visible)
-
-
 @login_required
 @require_GET
 def task_inbox(request):
     user = request.user
     scope = request.GET.get("scope", "mine")
-    tasks = (
-        _visible_tasks(user).open().select_related("case", "case__patient", "case__order", "case__payer", "assignee")
-    )
+    tasks = visible_tasks(user).open().select_related("case", "case__patient", "case__order", "case__payer", "assignee")
     if scope == "all" and user.has_role(Role.MANAGER):
         pass
     elif scope == "role":
@@ -450,7 +442,7 @@ def task_inbox(request):
 @login_required
 @require_POST
 def task_complete(request, task_pk: int):
-    task = get_object_or_404(_visible_tasks(request.user).select_related("case"), pk=task_pk)
+    task = get_task_for_user(request, task_pk)
     if not can_complete_task(request.user, task):
         raise PermissionDenied
     note = forms.TaskCompleteForm(request.POST)

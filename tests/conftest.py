@@ -21,6 +21,58 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item._call_passed = report.passed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _access_matrix_requests(request, monkeypatch):
+    """A test marked `covers(...)` must request each URL name it claims (tests/access_matrix.py)."""
+    claimed = {name for mark in request.node.iter_markers("covers") for name in mark.args}
+    if not claimed:
+        yield
+        return
+    from django.test import Client
+    from django.urls import Resolver404, resolve
+
+    requested = set()
+    send = Client.request
+
+    def recording(self, **environ):
+        try:
+            requested.add(resolve(environ["PATH_INFO"]).view_name)
+        except Resolver404:
+            pass
+        return send(self, **environ)
+
+    monkeypatch.setattr(Client, "request", recording)
+    yield
+    if not getattr(request.node, "_call_passed", False):
+        return  # a failed or skipped test says so itself
+    missing = claimed - requested
+    assert not missing, f"claims to cover {sorted(missing)} but never requested them"
+
+
+@pytest.fixture
+def as_user(client, request, coordinator, manager, front_desk, owner_clinician, other_clinician, outsider):
+    """as_user("coordinator") -> the test client signed in as that fixture user ("anonymous": not signed in).
+
+    Every matrix user exists in every such test, so role lookups see the whole practice.
+    """
+
+    def _as(name):
+        client.logout()
+        if name != "anonymous":
+            client.force_login(request.getfixturevalue(name))
+        return client
+
+    return _as
+
+
 @pytest.fixture
 def postgres_only():
     if connection.vendor != "postgresql":

@@ -9,6 +9,7 @@
 7. A vendor SDK is imported only inside its channel's package (STYLE.md §5).
 8. No private name (`_x`) is imported from another module.
 9. Every payer channel value is registered, and the channel seams name no channel.
+10. No template in templates/cases/ includes an integration's template: sections register.
 
 Each check is a function over Python source, run on the real tree and on
 planted examples so the check itself can fail.
@@ -698,3 +699,32 @@ def test_the_private_import_check_catches_a_planted_import(tmp_path):
         "from os import _exit\n"  # not ours
     )
     assert [what for _, what in private_imports(source)] == ["imports cases.views._get_case_for_user"]
+
+
+INCLUDE = re.compile(r"""{%\s*include\s+["']([\w-]+)/""")
+# What a template under templates/cases/ may include: its own app and the shared pieces.
+CASE_TEMPLATE_INCLUDES = {"cases", "includes"}
+
+
+def foreign_includes(source: str) -> list[tuple[int, str]]:
+    """A cases/ template including another app's template (it should register a case section instead)."""
+    return [
+        (source.count("\n", 0, m.start()) + 1, f"includes {m.group(1)}/… (use cases.ui.case_section_register)")
+        for m in INCLUDE.finditer(source)
+        if m.group(1) not in CASE_TEMPLATE_INCLUDES
+    ]
+
+
+def test_case_templates_include_no_integration_template():
+    templates = sorted((ROOT / "templates" / "cases").glob("*.html"))
+    assert templates, "no case templates found: the scan is looking in the wrong place"
+    problems = _scan(foreign_includes, templates)
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_include_check_catches_a_planted_integration_include(tmp_path):
+    page = tmp_path / "_sections.html"
+    page.write_text('{% include "cases/_x.html" %}\n{% include "sms_twilio/_case_messages.html" %}\n')
+    assert _scan(foreign_includes, [page]) == [
+        "_sections.html:2: includes sms_twilio/… (use cases.ui.case_section_register)"
+    ]

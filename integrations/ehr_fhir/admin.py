@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from cases.admin import ReadOnlyAdmin
 from integrations.ehr_fhir.models import EhrConnection, PhiAccessLog, SyncRun, WriteBack
 
 
@@ -21,17 +22,6 @@ class SyncRunAdmin(admin.ModelAdmin):
     list_display = ["pk", "practice", "started_at", "run_state", "created", "updated", "skipped", "error"]
     list_filter = ["run_state", "practice"]
     readonly_fields = [f.name for f in SyncRun._meta.fields]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PhiAccessLog)

@@ -11,12 +11,11 @@ class PasConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        from integrations.pas import models
-
-        auditlog.register(models.PayerSubscription)
         from cases.demo import demo_hook_register
+        from integrations.pas import models
         from integrations.pas.demo import demo_pas_sandbox
 
+        auditlog.register(models.PayerSubscription)
         demo_hook_register(demo_pas_sandbox, order=20)
         checks.register(public_base_url_check)
 

@@ -11,7 +11,10 @@ class SmsTwilioConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
+        from cases.ui import case_section_register
         from integrations.sms_twilio import models, receivers  # noqa: F401  (connects the receivers)
+
+        case_section_register("sms_twilio/_case_messages.html", column="side", order=10)
 
         auditlog.register(models.MessageTemplate)
         auditlog.register(models.PracticeSmsSettings)

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from cases.views import _get_case_for_user
+from cases.permissions import get_case_for_user, require_role
 from integrations.sms_twilio.config import sms_config
 from integrations.sms_twilio.services import case_record_phone_opt_out, delivery_status_record, inbound_record
 
@@ -76,7 +76,8 @@ def inbound(request):
 @login_required
 @require_POST
 def case_phone_opt_out(request, pk: int):
-    case = _get_case_for_user(request, pk)
+    case = get_case_for_user(request, pk)
+    require_role(request.user, "phone_opt_out")
     case_record_phone_opt_out(case=case, actor=request.user)
     messages.success(request, "Opt-out recorded: no more texts to this patient.")
     return redirect(case)

@@ -2,15 +2,8 @@
 
 from django.contrib import admin
 
+from cases.admin import ReadOnlyAdmin
 from integrations.submission.models import Exchange, PayerLink, Submission
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PayerLink)

@@ -10,5 +10,5 @@ class SubmissionConfig(AppConfig):
     def ready(self):
         from cases.ui import case_section_register
 
-        # First on the case page's main column: where the request stands with the payer.
-        case_section_register("submission/_case_submission.html", column="main", order=10)
+        # Below the decision and its EHR write-backs: where the request stands with the payer.
+        case_section_register("submission/_case_submission.html", column="main", order=20)

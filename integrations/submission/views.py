@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from cases.models import PriorAuthCase
+from cases.permissions import get_case_for_user
 
 
 @login_required
 @require_GET
 def case_submission(request, pk: int):
-    case = get_object_or_404(PriorAuthCase.objects.visible_to(request.user).select_related("payer"), pk=pk)
+    case = get_case_for_user(request, pk)
     return render(request, "submission/_case_submission.html", {"case": case})

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from cases.models import Status
 from tests import factories as f
+from tests.access_matrix import covers
 
 SEES = {"coordinator", "manager", "owner_clinician", "front_desk"}
 HIDDEN = {"other_clinician", "outsider"}
@@ -60,6 +61,7 @@ def _expect_hidden_or_login(response, who):
     return False
 
 
+@covers("cases:detail")
 @pytest.mark.parametrize("who", USERS)
 @pytest.mark.parametrize("htmx", [False, True])
 def test_case_page(as_user, case, who, htmx):
@@ -71,7 +73,7 @@ def test_case_page(as_user, case, who, htmx):
 
 
 @pytest.mark.parametrize("who", USERS)
-@pytest.mark.parametrize("action", sorted(ACTIONS))
+@pytest.mark.parametrize("action", [pytest.param(a, marks=covers(f"cases:{a}")) for a in sorted(ACTIONS)])
 @pytest.mark.parametrize("htmx", [False, True])
 def test_case_actions(as_user, case, who, action, htmx):
     # Whether the state allows the action is not the point here: a refused
@@ -102,6 +104,7 @@ def test_actions_refuse_get(as_user, case, who):
         assert response.status_code == (302 if who == "anonymous" else 405)
 
 
+@covers("cases:document")
 @pytest.mark.parametrize("who", USERS)
 def test_document_download(as_user, case, who, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
@@ -128,6 +131,7 @@ def test_document_download(as_user, case, who, settings, tmp_path):
     assert b"".join(response.streaming_content) == f.PDF_BYTES
 
 
+@covers("cases:packet")
 @pytest.mark.parametrize("who", USERS)
 def test_submission_packet(as_user, case, who, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
@@ -170,6 +174,7 @@ def test_document_of_another_case_is_404(client, case, coordinator, practice, se
     assert client.get(reverse("cases:document", args=[case.pk, doc.pk])).status_code == 404
 
 
+@covers("cases:queue")
 @pytest.mark.parametrize("who", USERS)
 @pytest.mark.parametrize("htmx", [False, True])
 def test_queue(as_user, case, who, htmx):
@@ -184,6 +189,7 @@ def test_queue(as_user, case, who, htmx):
     assert ("<html" in body) == (not htmx)
 
 
+@covers("cases:bulk_assign")
 @pytest.mark.parametrize("who", USERS)
 def test_bulk_assign(as_user, case, who, coordinator):
     response = as_user(who).post(reverse("cases:bulk_assign"), {"cases": [case.pk], "to": f"user:{coordinator.pk}"})
@@ -198,6 +204,7 @@ def test_bulk_assign(as_user, case, who, coordinator):
     assert (case.assignee_id == coordinator.pk) == (who in {"coordinator", "manager"})
 
 
+@covers("cases:tasks", "cases:task_complete")
 @pytest.mark.parametrize("who", USERS)
 @pytest.mark.parametrize("htmx", [False, True])
 def test_task_inbox_and_complete(as_user, case, who, htmx):
