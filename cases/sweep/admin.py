@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from cases.sweep.models import Sweep, SweepHoliday, SweepSettings
+from priorauth.admin import ReadOnlyAdmin
 
 
 @admin.register(SweepHoliday)
@@ -18,13 +19,6 @@ class SweepSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Sweep)
-class SweepAdmin(admin.ModelAdmin):
+class SweepAdmin(ReadOnlyAdmin):
     list_display = ("run_date", "practice", "trigger", "state", "duration_ms", "as_of")
     list_filter = ("practice", "trigger", "state")
-    readonly_fields = [f.name for f in Sweep._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -28,7 +28,7 @@ from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from cases.models import Practice, PriorAuthCase, Role, Status, Task
-from cases.services import case_assign, task_create
+from cases.services import cases_assign_bulk, task_create
 from cases.sweep.buckets import (
     BUCKETS,
     SweepContext,
@@ -228,8 +228,8 @@ def sweep_changes(sweep: Sweep, before: Sweep | None) -> dict[str, dict[str, int
 def sweep_bulk_assign(*, sweep: Sweep, bucket: str, user, actor, case_ids: list[int] | None = None) -> int:
     """Assign the open cases of one bucket of `sweep` (all, or those in `case_ids`) to `user`.
 
-    Each assignment goes through `case_assign`, so each is locked and on
-    the case's timeline. Returns how many cases changed hands.
+    Through the one bulk assignment (`cases_assign_bulk`): each case is
+    locked and on its timeline. Returns how many cases changed hands.
     """
     if bucket not in BUCKETS:
         raise ValueError(f"Unknown bucket {bucket!r}")
@@ -244,11 +244,7 @@ def sweep_bulk_assign(*, sweep: Sweep, bucket: str, user, actor, case_ids: list[
     )
     if case_ids is not None:
         cases = cases.filter(pk__in=case_ids)
-    changed = 0
-    for case in cases:
-        case_assign(case=case, user=user, actor=actor)
-        changed += 1
-    return changed
+    return cases_assign_bulk(cases=cases, user=user, actor=actor)
 
 
 def sweep_item_reschedule_task(*, item: SweepItem, actor) -> Task | None:

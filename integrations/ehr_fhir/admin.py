@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from cases.admin import ReadOnlyAdmin
 from integrations.ehr_fhir.models import EhrConnection, PhiAccessLog, SyncRun, WriteBack
+from priorauth.admin import ReadOnlyAdmin
 
 
 @admin.register(EhrConnection)

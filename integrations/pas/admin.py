@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
-from cases.admin import ReadOnlyAdmin
 from integrations.pas.models import PayerSubscription, SandboxPayer, SandboxSubscription
+from priorauth.admin import ReadOnlyAdmin
 
 
 @admin.register(SandboxPayer)

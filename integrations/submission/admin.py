@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
-from cases.admin import ReadOnlyAdmin
 from integrations.submission.models import Exchange, PayerLink, Submission
+from priorauth.admin import ReadOnlyAdmin
 
 
 @admin.register(PayerLink)

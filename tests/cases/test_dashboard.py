@@ -203,7 +203,7 @@ def test_filters_narrow_every_metric(world, practice, owner_provider):
 def test_dashboard_is_for_managers_only(world, client, manager, coordinator, front_desk, owner_clinician, outsider):
     for user in (coordinator, front_desk, owner_clinician):
         client.force_login(user)
-        assert client.get("/dashboard/").status_code == 404
+        assert client.get("/dashboard/").status_code == 403  # a role refusal
     client.force_login(outsider)
     body = client.get("/dashboard/?date_from=2026-11-01&date_to=2026-11-30").content.decode()
     assert "Harbor Medicare" not in body.split('id="tiles"')[-1]

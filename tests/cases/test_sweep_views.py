@@ -112,12 +112,12 @@ def test_coordinator_cannot_create_reschedule_tasks_or_bulk_assign(swept, client
     sweep, cases = swept
     client.force_login(coordinator)
     item = sweep.items.get(case=cases["at_risk"], bucket=Bucket.SCHEDULE_AT_RISK)
-    assert client.post(f"/sweep/items/{item.pk}/reschedule/").status_code == 404
+    assert client.post(f"/sweep/items/{item.pk}/reschedule/").status_code == 403  # a role refusal
     response = client.post(
         f"/sweep/{sweep.pk}/assign/", {"bucket": Bucket.READY_TO_SUBMIT, "assignee": coordinator.pk, "scope": "bucket"}
     )
-    assert response.status_code == 404
-    assert client.post("/sweep/run/").status_code == 404
+    assert response.status_code == 403
+    assert client.post("/sweep/run/").status_code == 403
 
 
 def test_manager_bulk_assigns_a_whole_bucket_on_the_timeline(swept, client, manager, coordinator):

@@ -293,7 +293,7 @@ def test_record_admins_are_the_one_read_only_admin():
 
     from django.contrib import admin as django_admin
 
-    from cases.admin import ReadOnlyMixin
+    from priorauth.admin import ReadOnlyMixin
 
     superuser = SimpleNamespace(request=None, user=SimpleNamespace(has_perm=lambda *a, **k: True))
     records = [
@@ -304,9 +304,8 @@ def test_record_admins_are_the_one_read_only_admin():
         and not model_admin.has_change_permission(superuser)
     ]
     # then each is cases.admin.ReadOnlyAdmin, which also refuses deleting
-    # SweepAdmin (cases/sweep_admin.py) still has its own pair while the sweep moves into a package.
     odd = [type(a).__name__ for a in records if not isinstance(a, ReadOnlyMixin)]
-    assert odd in ([], ["SweepAdmin"])
+    assert odd == []
     assert all(not a.has_delete_permission(superuser) for a in records if isinstance(a, ReadOnlyMixin))
     assert {"CaseEventAdmin", "SubmissionAdmin", "ExchangeAdmin", "PhiAccessLogAdmin"} <= {
         type(a).__name__ for a in records

@@ -1,4 +1,4 @@
-"""Access matrix for the case page's submission fragment, payer notifications and the PAS sandbox."""
+"""Access matrix for payer notifications and the PAS sandbox."""
 
 import pytest
 from django.test import Client
@@ -7,19 +7,6 @@ from django.urls import reverse
 from tests.access_matrix import USERS, covers
 
 HIDDEN = {"other_clinician", "outsider"}
-
-
-@covers("pas:case_submission")
-@pytest.mark.parametrize("who", USERS)
-def test_submission_fragment(as_user, who, case):
-    response = as_user(who).get(reverse("pas:case_submission", args=[case.pk]))
-    if who == "anonymous":
-        assert response.status_code == 302 and "/login/" in response["Location"]
-    elif who in HIDDEN:
-        assert response.status_code == 404
-    else:
-        assert response.status_code == 200
-        assert f'id="case-{case.pk}-submission"' in response.content.decode()
 
 
 @covers("pas:notify")
