@@ -68,11 +68,10 @@ def write_back(write_back_id: int) -> str:
 
 def write_back_due() -> int:
     """Scheduled: send every write-back whose retry time has come."""
-    from integrations.ehr_fhir.models import WriteBack
+    from integrations.ehr_fhir.writeback import WRITE_BACKS
+    from integrations.outbox import outbox_due_ids
 
-    due = WriteBack.objects.filter(
-        state__in=[WriteBack.State.PENDING, WriteBack.State.RETRY], next_attempt_at__lte=timezone.now()
-    ).values_list("pk", flat=True)[:100]
+    due = outbox_due_ids(WRITE_BACKS, now=timezone.now(), limit=100)
     for pk in due:
         write_back(pk)
     return len(due)

@@ -25,14 +25,19 @@ from cases.services import case_event_add, task_create
 from integrations.base import IntegrationError
 from integrations.ehr_fhir.client import FhirSession
 from integrations.ehr_fhir.models import EhrConnection, WriteBack
+from integrations.outbox import FAILED, Outbox, RetryPolicy, outbox_claim, outbox_retry_or_fail
 
 MAX_ATTEMPTS = 8
 OUTCOME = {"approved": "approved", "partially_approved": "partially approved", "denied": "denied"}
-
-
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4 … minutes, capped at 6 hours."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+# No "sending" state: the row lock is the claim, held over the conditional POST (harmless to repeat).
+WRITE_BACKS = Outbox(
+    model=WriteBack,
+    due_states=(WriteBack.State.PENDING, WriteBack.State.RETRY),
+    retry_state=WriteBack.State.RETRY,
+    failed_state=WriteBack.State.FAILED,
+    # 1, 2, 4 … minutes, capped at 6 hours.
+    policy=RetryPolicy(max_attempts=MAX_ATTEMPTS, base=timedelta(minutes=1), cap=timedelta(hours=6)),
+)
 
 
 def _decision_text(case: PriorAuthCase, wb: WriteBack) -> str:
@@ -195,19 +200,10 @@ def writeback_send(*, write_back_id: int) -> WriteBack | None:
     """Send one due write-back. Safe to call twice at once: the row is claimed
     with skip_locked and the POST is conditional."""
     with transaction.atomic():
-        wb = (
-            WriteBack.objects.select_for_update(skip_locked=True)
-            .filter(
-                pk=write_back_id,
-                state__in=[WriteBack.State.PENDING, WriteBack.State.RETRY],
-                next_attempt_at__lte=timezone.now(),
-            )
-            .first()
-        )
+        wb = outbox_claim(WRITE_BACKS, write_back_id, now=timezone.now())
         if wb is None:
             return None
         case = PriorAuthCase.objects.select_related("patient", "order", "payer", "practice").get(pk=wb.case_id)
-        wb.attempts += 1
         try:
             connection = EhrConnection.objects.get(practice_id=case.practice_id)
             session = FhirSession(connection, purpose="write_back", system_actor="write_back", case=case)
@@ -236,8 +232,7 @@ def writeback_send(*, write_back_id: int) -> WriteBack | None:
 def _failed(wb: WriteBack, case: PriorAuthCase, exc: Exception) -> None:
     permanent = getattr(exc, "permanent", True)
     wb.error = str(exc)[:2000]
-    if permanent or wb.attempts >= MAX_ATTEMPTS:
-        wb.state = WriteBack.State.FAILED
+    if outbox_retry_or_fail(WRITE_BACKS, wb, permanent=permanent, now=timezone.now()) == FAILED:
         wb.save()
         case_event_add(
             case=case,
@@ -254,8 +249,6 @@ def _failed(wb: WriteBack, case: PriorAuthCase, exc: Exception) -> None:
             dedupe_key=f"writeback-{wb.pk}",
         )
         return
-    wb.state = WriteBack.State.RETRY
-    wb.next_attempt_at = timezone.now() + backoff(wb.attempts)
     wb.save()
     case_event_add(
         case=case,

@@ -102,16 +102,11 @@ FINAL_STATES = frozenset(state for state, rank in STATE_RANK.items() if rank == 
 
 
 class OutboundMessageQuerySet(models.QuerySet):
-    def due(self, now):
-        """Queued rows whose quiet hours and backoff have passed."""
-        return self.filter(delivery_state=DeliveryState.QUEUED).filter(
-            Q(not_before__isnull=True) | Q(not_before__lte=now),
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        )
-
-    def stale_claims(self, before):
-        """Rows a worker claimed but never finished (crash between send and save)."""
-        return self.filter(delivery_state=DeliveryState.SENDING, twilio_sid__isnull=True, claimed_at__lt=before)
+    def sendable(self, now):
+        """Rows that may still be sent once due: no SID yet (a row with one is never sent again), quiet hours over.
+        Which of them are due (queued past their backoff, or a claim abandoned by a crash) is the outbox's
+        (`services.TEXTS`)."""
+        return self.filter(twilio_sid__isnull=True).filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
 
 
 class OutboundMessage(models.Model):

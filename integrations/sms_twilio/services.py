@@ -26,6 +26,7 @@ from django.utils import timezone
 from cases.models import CaseEvent, Patient, PriorAuthCase, Role, Status, Task
 from cases.services import case_event_add, task_create
 from integrations.base import IntegrationError, Notifier, SentMessage
+from integrations.outbox import FAILED, Outbox, RetryPolicy, outbox_claim, outbox_due_ids, outbox_retry_or_fail
 from integrations.sms_twilio.config import sms_config
 from integrations.sms_twilio.models import (
     FINAL_STATES,
@@ -50,6 +51,17 @@ TRANSITION_TEMPLATES = {
 }
 MAX_ATTEMPTS = 6
 CLAIM_GRACE = timedelta(minutes=2)
+TEXTS = Outbox(
+    model=OutboundMessage,
+    state_field="delivery_state",
+    due_states=(DeliveryState.QUEUED,),
+    sending_state=DeliveryState.SENDING,
+    # A retry waits in the queue until its next_attempt_at.
+    retry_state=DeliveryState.QUEUED,
+    failed_state=DeliveryState.FAILED,
+    # 1, 2, 4 … minutes, capped at an hour.
+    policy=RetryPolicy(max_attempts=MAX_ATTEMPTS, base=timedelta(minutes=1), cap=timedelta(hours=1)),
+)
 STATUS_CALLBACK_PATH = "/integrations/twilio/status"
 
 # Twilio's MessageStatus values → our delivery states.
@@ -169,30 +181,19 @@ def _status_callback_url(message: OutboundMessage) -> str | None:
 def message_send(*, message_id: int, notifier: Notifier | None = None, now=None) -> str:
     """Send one outbox row at most once. Returns what happened (for logs and tests)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        message = (
-            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("patient", "case__practice")
-            .filter(pk=message_id)
-            .first()
-        )
-        if message is None:
-            return "busy"  # another worker holds it
-        if message.twilio_sid or message.delivery_state not in (DeliveryState.QUEUED, DeliveryState.SENDING):
-            return "done"
-        if message.delivery_state == DeliveryState.SENDING:
-            if message.claimed_at and message.claimed_at > now - CLAIM_GRACE:
-                return "in_flight"
-            reconcile_since = message.claimed_at or message.created_at
-        else:
-            if (message.not_before and message.not_before > now) or (
-                message.next_attempt_at and message.next_attempt_at > now
-            ):
-                return "not_due"
-            reconcile_since = None
-        message.delivery_state = DeliveryState.SENDING
-        message.claimed_at = now
-        message.save(update_fields=["delivery_state", "claimed_at", "updated_at"])
+    message = outbox_claim(
+        TEXTS,
+        message_id,
+        now=now,
+        queryset=OutboundMessage.objects.sendable(now).select_related("patient", "case__practice"),
+        # Counted just before Twilio is called (`_check_before_send`): quiet hours are not an attempt.
+        count_attempt=False,
+        reclaim_after=CLAIM_GRACE,
+    )
+    if message is None:
+        return _not_claimed(message_id, now)
+    # A claim taken over from a dead worker: it may have reached Twilio.
+    reconcile_since = message.abandoned_claim_at
 
     notifier = notifier or _notifier()
     if reconcile_since is not None:
@@ -215,6 +216,20 @@ def message_send(*, message_id: int, notifier: Notifier | None = None, now=None)
         return _record_failure(message.pk, exc, now=now)
     _record_sent(message.pk, result, via=notifier.name)
     return "sent"
+
+
+def _not_claimed(message_id: int, now) -> str:
+    """Why the claim passed the row by (for logs and tests); read without a lock."""
+    message = OutboundMessage.objects.filter(pk=message_id).first()
+    if message is None:
+        return "busy"
+    if message.twilio_sid or message.delivery_state not in (DeliveryState.QUEUED, DeliveryState.SENDING):
+        return "done"
+    if message.delivery_state == DeliveryState.SENDING:
+        return "in_flight"  # claimed less than CLAIM_GRACE ago, or being claimed again this moment
+    if (message.not_before and message.not_before > now) or (message.next_attempt_at and message.next_attempt_at > now):
+        return "not_due"
+    return "busy"  # another worker holds the row lock
 
 
 def _notifier() -> Notifier:
@@ -276,10 +291,6 @@ def _record_sent(message_id: int, result: SentMessage, *, via: str, reconciled: 
             _advance(message, TWILIO_STATES.get(twilio_state, DeliveryState.SENDING))
 
 
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
-
-
 def _record_failure(message_id: int, exc: IntegrationError, *, now) -> str:
     code = str(getattr(exc, "code", "") or "")
     with transaction.atomic():
@@ -288,25 +299,14 @@ def _record_failure(message_id: int, exc: IntegrationError, *, now) -> str:
         )
         message.error_code = code[:12]
         message.error_reason = str(exc)[:200]
-        if exc.permanent or message.attempts >= MAX_ATTEMPTS:
+        if outbox_retry_or_fail(TEXTS, message, permanent=exc.permanent, now=now) == FAILED:
             reason = str(exc) if exc.permanent else f"gave up after {message.attempts} attempts: {exc}"
             _finish(message, DeliveryState.FAILED, reason=reason, code=code)
             if code == "21610":
                 patient_opt_out(patient=message.patient, source=ConsentEvent.Source.CARRIER)
             return "failed"
-        message.delivery_state = DeliveryState.QUEUED
         message.claimed_at = None
-        message.next_attempt_at = now + _backoff(message.attempts)
-        message.save(
-            update_fields=[
-                "delivery_state",
-                "claimed_at",
-                "next_attempt_at",
-                "error_code",
-                "error_reason",
-                "updated_at",
-            ]
-        )
+        message.save(update_fields=[*TEXTS.fields, "claimed_at", "error_code", "error_reason", "updated_at"])
     return "retry"
 
 
@@ -412,9 +412,9 @@ def delivery_status_record(*, sid: str, reported: str, error_code: str = "", key
 def send_due_messages(*, now=None, limit: int = 100) -> list[int]:
     """Ids of rows to send now: due queued rows and stale claims (crashed sends)."""
     now = now or timezone.now()
-    due = list(OutboundMessage.objects.due(now).order_by("created_at").values_list("pk", flat=True)[:limit])
-    stale = list(OutboundMessage.objects.stale_claims(now - CLAIM_GRACE).values_list("pk", flat=True)[:limit])
-    return due + stale
+    return outbox_due_ids(
+        TEXTS, now=now, limit=limit, queryset=OutboundMessage.objects.sendable(now), reclaim_after=CLAIM_GRACE
+    )
 
 
 # --- Consent -----------------------------------------------------------------------------------

@@ -20,6 +20,15 @@ from cases.models import CaseEvent, PriorAuthCase, Role, Status, Task
 from cases.services import case_event_add, task_create
 from cases.transitions import can_transition, transition
 from integrations.base import DecisionStatus, IntegrationError, PayerDecision, SubmissionReceipt
+from integrations.outbox import (
+    RETRY,
+    Outbox,
+    RetryPolicy,
+    outbox_claim,
+    outbox_due_ids,
+    outbox_reclaim_abandoned,
+    outbox_retry_or_fail,
+)
 from integrations.registry import BY_HAND, channel_name_for, get_channel, is_automated
 from integrations.submission.breaker import (
     breaker_allows,
@@ -28,12 +37,27 @@ from integrations.submission.breaker import (
     counts_against_breaker,
     payer_link,
 )
-from integrations.submission.cadence import BACKOFF_BASE, full_jitter, poll_next_at
+from integrations.submission.cadence import BACKOFF_BASE, BACKOFF_CAP, poll_next_at
 from integrations.submission.models import IN_FLIGHT, CaseTracking, Submission
 
 SUBMIT_MAX_ATTEMPTS = 6
 # A SENDING submission older than this was abandoned by a dead worker (> HTTP timeouts + task timeout).
 SENDING_STALE_AFTER = timedelta(minutes=5)
+SUBMISSIONS = Outbox(
+    model=Submission,
+    due_states=(Submission.State.QUEUED, Submission.State.RETRY),
+    sending_state=Submission.State.SENDING,
+    retry_state=Submission.State.RETRY,
+    failed_state=Submission.State.FAILED,
+    # Full jitter below 2, 4, 8 … min up to 2 h, at least 10 s: `cadence.full_jitter(attempts)`.
+    policy=RetryPolicy(
+        max_attempts=SUBMIT_MAX_ATTEMPTS,
+        base=2 * BACKOFF_BASE,
+        cap=BACKOFF_CAP,
+        jitter=True,
+        floor=timedelta(seconds=10),
+    ),
+)
 WITHDRAWN = "Withdrawn: the case was cancelled before it was sent"
 WITHDRAWN_BY_HAND = "Withdrawn: the case was cancelled while a person was to send it (it may have been sent)"
 # How each kind of submission is named on the timeline.
@@ -149,22 +173,9 @@ def submission_send(*, submission_id: int) -> Submission | None:
     same identifier) and adopts what it already received.
     """
     now = timezone.now()
-    with transaction.atomic():
-        submission = (
-            Submission.objects.select_for_update(skip_locked=True)
-            .filter(
-                pk=submission_id,
-                state__in=[Submission.State.QUEUED, Submission.State.RETRY],
-                next_attempt_at__lte=now,
-            )
-            .first()
-        )
-        if submission is None:
-            return None
-        submission.state = Submission.State.SENDING
-        submission.claimed_at = now
-        submission.attempts += 1
-        submission.save(update_fields=["state", "claimed_at", "attempts"])
+    submission = outbox_claim(SUBMISSIONS, submission_id, now=now)
+    if submission is None:
+        return None
     case = PriorAuthCase.objects.select_related("payer", "practice", "patient", "order", "order__coverage").get(
         pk=submission.case_id
     )
@@ -324,11 +335,10 @@ def submission_record_by_hand(*, case: PriorAuthCase, actor, payer_reference: st
 
 def _submission_failed(submission: Submission, case: PriorAuthCase, exc: Exception) -> None:
     permanent = getattr(exc, "permanent", True)
-    if not permanent and submission.attempts < SUBMIT_MAX_ATTEMPTS:
-        _submission_retry_at(submission, timezone.now() + full_jitter(submission.attempts), str(exc))
+    if outbox_retry_or_fail(SUBMISSIONS, submission, permanent=permanent, now=timezone.now()) == RETRY:
+        _submission_retry_at(submission, submission.next_attempt_at, str(exc))
         return
     with transaction.atomic():
-        submission.state = Submission.State.FAILED
         submission.error = str(exc)[:2000]
         submission.save(update_fields=["state", "error"])
         case_event_add(
@@ -371,14 +381,9 @@ def _submission_retry_at(submission: Submission, when, why: str) -> None:
 def submissions_due(*, now=None, limit: int = 100) -> list[int]:
     """Ids of submissions to send now; SENDING rows abandoned by a dead worker are put back first."""
     now = now or timezone.now()
-    Submission.objects.filter(state=Submission.State.SENDING, claimed_at__lt=now - SENDING_STALE_AFTER).update(
-        state=Submission.State.RETRY, next_attempt_at=now
-    )
-    return list(
-        Submission.objects.filter(
-            state__in=[Submission.State.QUEUED, Submission.State.RETRY], next_attempt_at__lte=now
-        ).values_list("pk", flat=True)[:limit]
-    )
+    # Their retry asks the payer first (attempts > 1), so when the lost attempt began does not matter.
+    outbox_reclaim_abandoned(SUBMISSIONS, stale_after=SENDING_STALE_AFTER, now=now)
+    return outbox_due_ids(SUBMISSIONS, now=now, limit=limit)
 
 
 # --- cancelling -----------------------------------------------------------------------------------
