@@ -136,7 +136,16 @@ def decision_apply(
         moot = list(MOOT_ON_DECISION)
         if left == Status.PENDED and target != Status.PENDED:
             moot.append(Task.Kind.ANSWER_INFO_REQUEST)  # decided without waiting for our answer
-        Task.objects.filter(case=locked, kind__in=moot, done_at__isnull=True).update(done_at=now, done_by=actor)
+        settled = Task.objects.filter(case=locked, kind__in=moot, done_at__isnull=True)
+        titles = list(settled.values_list("title", flat=True))
+        if titles:
+            settled.update(done_at=now, done_by=actor)
+            case_event_add(
+                case=locked,
+                kind=CaseEvent.Kind.TASK,
+                actor=actor,
+                message=f"Closed, settled by the payer's answer: {'; '.join(titles)}"[:300],
+            )
         if note.strip():
             case_event_add(
                 case=locked, kind=CaseEvent.Kind.NOTE, actor=actor, message=note.strip()[:300], text=note.strip()
