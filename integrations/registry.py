@@ -16,7 +16,7 @@ BY_HAND = "by_hand"
 CHANNELS: dict[str, str] = {
     "pas": "integrations.pas.channel.PasChannel",
     "x12_278": "integrations.submission.manual.X12ByHand",
-    "fax": "integrations.submission.manual.FaxByHand",
+    "fax": "integrations.fax.channel.FaxChannel",
     "portal": "integrations.submission.manual.PortalByHand",
     "epa": "integrations.submission.manual.EpaByHand",
     "none": "integrations.submission.manual.NoChannel",

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "integrations.llm",
     "integrations.submission",
     "integrations.pas",
+    "integrations.fax",
 ]
 
 MIDDLEWARE = [
