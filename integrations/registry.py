@@ -17,7 +17,7 @@ CHANNELS: dict[str, str] = {
     "pas": "integrations.pas.channel.PasChannel",
     "x12_278": "integrations.submission.manual.X12ByHand",
     "fax": "integrations.fax.channel.FaxChannel",
-    "portal": "integrations.submission.manual.PortalByHand",
+    "portal": "integrations.portal.channel.PortalChannel",
     "epa": "integrations.submission.manual.EpaByHand",
     "none": "integrations.submission.manual.NoChannel",
     # Not a payer's channel: a request staff sent outside the payer's automated one.

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "integrations.submission",
     "integrations.pas",
     "integrations.fax",
+    "integrations.portal",
 ]
 
 MIDDLEWARE = [

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("integrations.submission.urls")),
     path("", include("integrations.pas.urls")),
     path("", include("integrations.fax.urls")),
+    path("", include("integrations.portal.urls")),
 ]
