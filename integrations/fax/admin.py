@@ -6,7 +6,7 @@ from integrations.fax.models import FaxAttempt, FaxWebhookEvent, InboundFax, Out
 class FaxAttemptInline(admin.TabularInline):
     model = FaxAttempt
     extra = 0
-    readonly_fields = ("number", "vendor_fax_id", "status", "failure_reason", "error", "created_at", "updated_at")
+    readonly_fields = ("number", "vendor_fax_id", "progress", "failure_reason", "error", "created_at", "updated_at")
     can_delete = False
 
 

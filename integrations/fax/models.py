@@ -60,7 +60,7 @@ class OutboundFax(models.Model):
 class FaxAttempt(models.Model):
     """One dial of an outbound fax; its vendor status only moves forward."""
 
-    class Status(models.TextChoices):
+    class Progress(models.TextChoices):
         CREATED = "created", "Handing to the fax service"
         QUEUED = "queued", "Queued"
         PROCESSED = "processed", "Media processed"
@@ -72,7 +72,8 @@ class FaxAttempt(models.Model):
     outbound = models.ForeignKey(OutboundFax, on_delete=models.CASCADE, related_name="dials")
     number = models.PositiveSmallIntegerField()
     vendor_fax_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATED)
+    # The service's report on this dial (named so to keep it apart from a case's status).
+    progress = models.CharField(max_length=10, choices=Progress.choices, default=Progress.CREATED)
     failure_reason = models.CharField(max_length=80, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -83,7 +84,7 @@ class FaxAttempt(models.Model):
         constraints = [models.UniqueConstraint(fields=["outbound", "number"], name="fax_attempt_unique_number")]
 
     def __str__(self) -> str:
-        return f"Dial {self.number} of {self.outbound_id} ({self.status})"
+        return f"Dial {self.number} of {self.outbound_id} ({self.progress})"
 
 
 class FaxWebhookEvent(models.Model):

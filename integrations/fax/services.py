@@ -68,21 +68,21 @@ RETRYABLE = frozenset(
     }
 )
 EVENT_STATUS = {
-    "fax.queued": FaxAttempt.Status.QUEUED,
-    "fax.media.processed": FaxAttempt.Status.PROCESSED,
-    "fax.sending.started": FaxAttempt.Status.SENDING,
-    "fax.delivered": FaxAttempt.Status.DELIVERED,
-    "fax.failed": FaxAttempt.Status.FAILED,
+    "fax.queued": FaxAttempt.Progress.QUEUED,
+    "fax.media.processed": FaxAttempt.Progress.PROCESSED,
+    "fax.sending.started": FaxAttempt.Progress.SENDING,
+    "fax.delivered": FaxAttempt.Progress.DELIVERED,
+    "fax.failed": FaxAttempt.Progress.FAILED,
 }
 # A dial's status only moves up this ladder; delivered and failed are both final.
 RANK = {
-    FaxAttempt.Status.CREATED: 0,
-    FaxAttempt.Status.ERROR: 0,
-    FaxAttempt.Status.QUEUED: 1,
-    FaxAttempt.Status.PROCESSED: 2,
-    FaxAttempt.Status.SENDING: 3,
-    FaxAttempt.Status.DELIVERED: 4,
-    FaxAttempt.Status.FAILED: 4,
+    FaxAttempt.Progress.CREATED: 0,
+    FaxAttempt.Progress.ERROR: 0,
+    FaxAttempt.Progress.QUEUED: 1,
+    FaxAttempt.Progress.PROCESSED: 2,
+    FaxAttempt.Progress.SENDING: 3,
+    FaxAttempt.Progress.DELIVERED: 4,
+    FaxAttempt.Progress.FAILED: 4,
 }
 MEDIA_PATH = "/integrations/fax/media/{token}.pdf"
 EVENTS_PATH = "/integrations/fax/events/"
@@ -143,7 +143,7 @@ def fax_send(*, case: PriorAuthCase, submission_key: str) -> OutboundFax:
                 from_number=fax_config().from_number or e164(case.practice.fax),
             )
     last = outbound.dials.order_by("-number").first()
-    if last is not None and last.status != FaxAttempt.Status.ERROR:
+    if last is not None and last.progress != FaxAttempt.Progress.ERROR:
         return outbound  # the service has it (or a dial whose answer was lost: never dial twice blind)
     fax_dial(outbound=outbound)
     return outbound
@@ -170,11 +170,11 @@ def fax_dial(*, outbound: OutboundFax) -> FaxAttempt:
         vendor_id = backend().send(job)
     except IntegrationError as exc:
         FaxAttempt.objects.filter(pk=attempt.pk).update(
-            status=FaxAttempt.Status.ERROR, error=str(exc)[:2000], updated_at=timezone.now()
+            progress=FaxAttempt.Progress.ERROR, error=str(exc)[:2000], updated_at=timezone.now()
         )
         raise
     FaxAttempt.objects.filter(pk=attempt.pk, vendor_fax_id__isnull=True).update(
-        vendor_fax_id=vendor_id, status=FaxAttempt.Status.QUEUED, updated_at=timezone.now()
+        vendor_fax_id=vendor_id, progress=FaxAttempt.Progress.QUEUED, updated_at=timezone.now()
     )
     attempt.refresh_from_db()
     return attempt
@@ -239,19 +239,19 @@ def _outbound_status(*, payload: dict, status: str) -> str:
         raise FaxEventUnknown(f"no outbound fax {fax_id!r}")
     outbound = OutboundFax.objects.select_for_update(of=("self",)).select_related("case__payer").get(pk=attempt.outbound_id)
     attempt = FaxAttempt.objects.select_for_update().get(pk=attempt.pk)
-    if RANK[status] <= RANK[attempt.status]:
-        return f"stale {status} (dial is {attempt.status})"
-    attempt.status = status
+    if RANK[status] <= RANK[attempt.progress]:
+        return f"stale {status} (dial is {attempt.progress})"
+    attempt.progress = status
     attempt.failure_reason = str(payload.get("failure_reason") or "")[:80]
     attempt.updated_at = timezone.now()
-    attempt.save(update_fields=["status", "failure_reason", "updated_at"])
-    final = status in (FaxAttempt.Status.DELIVERED, FaxAttempt.Status.FAILED)
+    attempt.save(update_fields=["progress", "failure_reason", "updated_at"])
+    final = status in (FaxAttempt.Progress.DELIVERED, FaxAttempt.Progress.FAILED)
     if not final:
         return status
     if attempt.number != outbound.attempts or outbound.state != OutboundFax.State.DIALING:
         return f"{status} of an earlier dial"
     case = outbound.case
-    if status == FaxAttempt.Status.DELIVERED:
+    if status == FaxAttempt.Progress.DELIVERED:
         outbound.state = OutboundFax.State.DELIVERED
         outbound.delivered_at = timezone.now()
         outbound.pages_sent = _int(payload.get("page_count"))

@@ -38,7 +38,7 @@ def test_send_writes_rows_and_the_service_fetches_the_kept_pdf(submit, fax_case,
     assert submission.state == Submission.State.HANDED_OVER
     outbound = OutboundFax.objects.get(submission=submission)
     attempt = outbound.dials.get()
-    assert attempt.status == FaxAttempt.Status.QUEUED and attempt.vendor_fax_id
+    assert attempt.progress == FaxAttempt.Progress.QUEUED and attempt.vendor_fax_id
     assert outbound.to_number == "+15550107701"
     kept = outbound.document.file.open("rb").read()
     # What the (sandbox) service fetched through the media URL is byte for byte the kept document.
@@ -66,7 +66,7 @@ def test_status_webhooks_in_any_order_give_one_final_state(submit, fax_case, coo
         assert post_event(client, body, headers).status_code == 204
 
     attempt = FaxAttempt.objects.get(vendor_fax_id=fax_id)
-    assert attempt.status == FaxAttempt.Status.DELIVERED
+    assert attempt.progress == FaxAttempt.Progress.DELIVERED
     outbound = attempt.outbound
     assert outbound.state == OutboundFax.State.DELIVERED
     assert (outbound.pages_sent, outbound.call_seconds, outbound.remote_number) == (4, 95, "+15550107701")
@@ -104,7 +104,7 @@ def test_forged_webhook_is_refused_and_changes_nothing(submit, fax_case, coordin
     assert post_event(client, old_body, old_headers).status_code == 403
 
     assert FaxWebhookEvent.objects.count() == 0
-    assert FaxAttempt.objects.get(vendor_fax_id=fax_id).status == FaxAttempt.Status.QUEUED
+    assert FaxAttempt.objects.get(vendor_fax_id=fax_id).progress == FaxAttempt.Progress.QUEUED
     fax_case.refresh_from_db()
     assert fax_case.status == Status.READY
 

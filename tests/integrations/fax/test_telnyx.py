@@ -94,7 +94,7 @@ def test_a_refused_send_fails_the_submission_with_a_task(telnyx_stub, fax_case, 
     submission = _send(fax_case, coordinator, django_capture_on_commit_callbacks)
     _Stub.answer = (200, {"data": {"id": "b2a1c1e8-0000-4000-8000-00000000fa11"}})
     assert submission.state == Submission.State.FAILED
-    assert OutboundFax.objects.get().dials.get().status == FaxAttempt.Status.ERROR
+    assert OutboundFax.objects.get().dials.get().progress == FaxAttempt.Progress.ERROR
     assert fax_case.tasks.filter(kind="submit", done_at__isnull=True).exists()
 
 
