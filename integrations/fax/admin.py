@@ -24,8 +24,24 @@ class InboundFaxAdmin(admin.ModelAdmin):
     # No text or file here: the inbox shows them to the practice's coordinators, with the access log.
     list_display = ("received_at", "practice", "from_number", "state", "matched_by", "case", "text_state")
     list_filter = ("state", "matched_by", "text_state")
-    fields = ("practice", "vendor_fax_id", "from_number", "to_number", "received_at", "state", "reported_pages",
-              "partial", "size_bytes", "text_state", "case", "matched_by", "match_note", "error", "filed_by", "filed_at")
+    fields = (
+        "practice",
+        "vendor_fax_id",
+        "from_number",
+        "to_number",
+        "received_at",
+        "state",
+        "reported_pages",
+        "partial",
+        "size_bytes",
+        "text_state",
+        "case",
+        "matched_by",
+        "match_note",
+        "error",
+        "filed_by",
+        "filed_at",
+    )
     readonly_fields = fields
 
 

@@ -77,7 +77,9 @@ def fetch_url(url: str) -> bytes:
     try:
         with requests.get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True) as response:
             if response.status_code >= 400:
-                raise IntegrationError(f"fax media: HTTP {response.status_code}", permanent=response.status_code in (403, 404, 410))
+                raise IntegrationError(
+                    f"fax media: HTTP {response.status_code}", permanent=response.status_code in (403, 404, 410)
+                )
             buffer = io.BytesIO()
             for chunk in response.iter_content(64 * 1024):
                 buffer.write(chunk)

@@ -5,7 +5,9 @@ from cases.forms import OutcomeForm
 
 class CaseSearchForm(forms.Form):
     q = forms.CharField(
-        label="Find the case", max_length=80, required=False,
+        label="Find the case",
+        max_length=80,
+        required=False,
         help_text="Patient name, birth date (MM/DD/YYYY), MRN, member id, authorization # or our reference",
     )
 

@@ -77,4 +77,3 @@ def match_case(*, practice, text: str) -> tuple[PriorAuthCase | None, str, str]:
         if found:
             return None, "", f"The patient is named with the birth date, but has {len(found)} open cases: pick one."
     return None, "", "No reference of ours, member id or patient name with birth date found on it."
-

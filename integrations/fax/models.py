@@ -151,7 +151,9 @@ class InboundFax(models.Model):
     # Why it is in the inbox (no reference, two candidate cases, a scan …), for the person.
     match_note = models.CharField(max_length=300, blank=True)
     document = models.ForeignKey("cases.Document", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     filed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

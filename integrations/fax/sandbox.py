@@ -17,7 +17,9 @@ from integrations.fax.signature import signature_headers
 
 def sandbox_deliver(event_type: str, payload: dict) -> str:
     body = event_body(event_type, payload)
-    return fax_event_receive(body=body, headers=signature_headers(body=body, private_key_bytes=sandbox_private_key_bytes()))
+    return fax_event_receive(
+        body=body, headers=signature_headers(body=body, private_key_bytes=sandbox_private_key_bytes())
+    )
 
 
 def sandbox_report_due(*, now=None) -> int:
@@ -31,7 +33,8 @@ def sandbox_report_due(*, now=None) -> int:
                 sandbox_deliver(event_type, base)
             if fax.outcome == "delivered":
                 sandbox_deliver(
-                    "fax.delivered", {**base, "status": "delivered", "page_count": fax.pages, "call_duration_secs": 30 * fax.pages}
+                    "fax.delivered",
+                    {**base, "status": "delivered", "page_count": fax.pages, "call_duration_secs": 30 * fax.pages},
                 )
             else:
                 sandbox_deliver("fax.failed", {**base, "status": "failed", "failure_reason": fax.outcome})

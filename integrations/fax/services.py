@@ -117,7 +117,9 @@ def fax_send(*, case: PriorAuthCase, submission_key: str) -> OutboundFax:
     if outbound is None:
         to = e164(case.payer.fax)
         if not to:
-            raise IntegrationError(f"{case.payer} has no usable fax number on file ({case.payer.fax or 'none'}).", permanent=True)
+            raise IntegrationError(
+                f"{case.payer} has no usable fax number on file ({case.payer.fax or 'none'}).", permanent=True
+            )
         try:
             packet = submission_packet_pdf(case)
         except PacketError as exc:
@@ -217,7 +219,11 @@ def fax_event_receive(*, body: bytes, headers) -> str:
     with transaction.atomic():
         event, created = FaxWebhookEvent.objects.get_or_create(
             event_id=event_id,
-            defaults={"event_type": event_type[:40], "vendor_fax_id": str(payload.get("fax_id", ""))[:64], "occurred_at": occurred},
+            defaults={
+                "event_type": event_type[:40],
+                "vendor_fax_id": str(payload.get("fax_id", ""))[:64],
+                "occurred_at": occurred,
+            },
         )
         if not created:
             return "duplicate event"
@@ -237,7 +243,9 @@ def _outbound_status(*, payload: dict, status: str) -> str:
     attempt = FaxAttempt.objects.filter(vendor_fax_id=fax_id).first() if fax_id else None
     if attempt is None:
         raise FaxEventUnknown(f"no outbound fax {fax_id!r}")
-    outbound = OutboundFax.objects.select_for_update(of=("self",)).select_related("case__payer").get(pk=attempt.outbound_id)
+    outbound = (
+        OutboundFax.objects.select_for_update(of=("self",)).select_related("case__payer").get(pk=attempt.outbound_id)
+    )
     attempt = FaxAttempt.objects.select_for_update().get(pk=attempt.pk)
     if RANK[status] <= RANK[attempt.progress]:
         return f"stale {status} (dial is {attempt.progress})"
@@ -277,7 +285,11 @@ def _outbound_status(*, payload: dict, status: str) -> str:
 
 def _dial_failed(outbound: OutboundFax, reason: str, *, retryable: bool) -> None:
     with transaction.atomic():
-        outbound = OutboundFax.objects.select_for_update(of=("self",)).select_related("case__payer", "submission").get(pk=outbound.pk)
+        outbound = (
+            OutboundFax.objects.select_for_update(of=("self",))
+            .select_related("case__payer", "submission")
+            .get(pk=outbound.pk)
+        )
         case = outbound.case
         outbound.failure_reason = reason[:80]
         if retryable and outbound.attempts < MAX_DIALS:

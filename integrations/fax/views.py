@@ -47,18 +47,22 @@ def events(request):
 @require_GET
 def media(request, token: str):
     """The packet for the fax service to fetch: only while it is being sent."""
-    outbound = OutboundFax.objects.filter(
-        media_token=token, state__in=[OutboundFax.State.DIALING, OutboundFax.State.RETRY]
-    ).select_related("document").first()
+    outbound = (
+        OutboundFax.objects.filter(media_token=token, state__in=[OutboundFax.State.DIALING, OutboundFax.State.RETRY])
+        .select_related("document")
+        .first()
+    )
     if outbound is None:
         raise Http404
     return FileResponse(outbound.document.file.open("rb"), content_type="application/pdf", filename="fax.pdf")
 
 
 def _get_fax_for_user(request, pk: int) -> InboundFax:
-    """Coordinators and managers of the fax's practice; 404 for anyone else."""
+    """Coordinators and managers (403 for other roles), of the fax's practice (404 elsewhere)."""
     require_role(request.user, "record_outcome")
-    return get_object_or_404(InboundFax.objects.select_related("case__patient"), pk=pk, practice_id=request.user.practice_id)
+    return get_object_or_404(
+        InboundFax.objects.select_related("case__patient"), pk=pk, practice_id=request.user.practice_id
+    )
 
 
 @login_required
@@ -137,7 +141,12 @@ def record(request, pk: int):
     fax = _get_fax_for_user(request, pk)
     form = FaxOutcomeForm(request.POST)
     if not form.is_valid():
-        return render(request, "fax/detail.html", {"fax": fax, "form": CaseSearchForm(), "results": [], "outcome_form": form}, status=400)
+        return render(
+            request,
+            "fax/detail.html",
+            {"fax": fax, "form": CaseSearchForm(), "results": [], "outcome_form": form},
+            status=400,
+        )
     try:
         inbound_record(fax=fax, actor=request.user, **form.cleaned_data)
     except ActionRefused as exc:

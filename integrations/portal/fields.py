@@ -21,7 +21,11 @@ def portal_fields(case) -> list[Field]:
     rows = [
         ("Member id", coverage.member_id if coverage else "", "member_id"),
         ("Group number", coverage.group_number if coverage else "", "group"),
-        ("Plan", coverage.plan.name if coverage and coverage.plan_id else (case.plan.name if case.plan_id else ""), "plan"),
+        (
+            "Plan",
+            coverage.plan.name if coverage and coverage.plan_id else (case.plan.name if case.plan_id else ""),
+            "plan",
+        ),
         ("Patient last name", patient.last_name, "last_name"),
         ("Patient first name", patient.first_name, "first_name"),
         ("Date of birth", f"{patient.birth_date:%m/%d/%Y}", "dob"),

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cases.actions import case_record_outcome
 from cases.models import PriorAuthCase
-from cases.permissions import require_role
+from cases.permissions import get_case_for_user, require_role
 from cases.services import ActionRefused
 from integrations.portal.fields import portal_fields
 
@@ -19,20 +19,17 @@ class PortalSubmittedForm(forms.Form):
     payer_reference = forms.CharField(label="The portal's reference / case number", max_length=80)
 
 
-def _get_case_for_user(request, pk: int) -> PriorAuthCase:
+def _case_for_guide(request, pk: int) -> PriorAuthCase:
+    """The case if the user sees it (404), and their role submits (403)."""
+    case = get_case_for_user(request, pk)
     require_role(request.user, "submit")
-    return get_object_or_404(
-        PriorAuthCase.objects.visible_to(request.user).select_related(
-            "payer", "practice", "patient", "plan", "order__coverage__plan", "order__ordering_provider"
-        ),
-        pk=pk,
-    )
+    return case
 
 
 @login_required
 @require_GET
 def guide(request, pk: int):
-    case = _get_case_for_user(request, pk)
+    case = _case_for_guide(request, pk)
     return render(
         request,
         "portal/guide.html",
@@ -43,7 +40,7 @@ def guide(request, pk: int):
 @login_required
 @require_POST
 def submitted(request, pk: int):
-    case = _get_case_for_user(request, pk)
+    case = _case_for_guide(request, pk)
     form = PortalSubmittedForm(request.POST)
     if not form.is_valid():
         return render(

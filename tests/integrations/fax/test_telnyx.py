@@ -67,7 +67,7 @@ def test_the_sdk_sends_telnyx_request_shape(telnyx_stub, fax_case, coordinator, 
     submission = _send(fax_case, coordinator, django_capture_on_commit_callbacks)
 
     assert submission.state == Submission.State.HANDED_OVER
-    (path, headers, body), = telnyx_stub.requests
+    ((path, headers, body),) = telnyx_stub.requests
     outbound = OutboundFax.objects.get()
     assert path == "/v2/faxes"
     assert headers["Authorization"] == "Bearer KEY0123"
@@ -84,12 +84,22 @@ def test_refusals_are_integration_errors(status, permanent, telnyx_stub, fax_cas
 
     telnyx_stub.answer = (status, {"errors": [{"code": "10015", "title": "Invalid"}]})
     with pytest.raises(IntegrationError) as caught:
-        backend().send(FaxJob(to="+15550107701", from_="+15550104401", media_url="https://x/y.pdf", client_state="c", webhook_url="https://x/"))
+        backend().send(
+            FaxJob(
+                to="+15550107701",
+                from_="+15550104401",
+                media_url="https://x/y.pdf",
+                client_state="c",
+                webhook_url="https://x/",
+            )
+        )
     assert caught.value.permanent is permanent
     _Stub.answer = (200, {"data": {"id": "b2a1c1e8-0000-4000-8000-00000000fa11"}})
 
 
-def test_a_refused_send_fails_the_submission_with_a_task(telnyx_stub, fax_case, coordinator, django_capture_on_commit_callbacks):
+def test_a_refused_send_fails_the_submission_with_a_task(
+    telnyx_stub, fax_case, coordinator, django_capture_on_commit_callbacks
+):
     telnyx_stub.answer = (422, {"errors": [{"code": "10015", "title": "Invalid 'to'"}]})
     submission = _send(fax_case, coordinator, django_capture_on_commit_callbacks)
     _Stub.answer = (200, {"data": {"id": "b2a1c1e8-0000-4000-8000-00000000fa11"}})
@@ -98,7 +108,9 @@ def test_a_refused_send_fails_the_submission_with_a_task(telnyx_stub, fax_case, 
     assert fax_case.tasks.filter(kind="submit", done_at__isnull=True).exists()
 
 
-def test_webhooks_verify_with_the_account_key(telnyx_stub, fax_case, coordinator, client, django_capture_on_commit_callbacks):
+def test_webhooks_verify_with_the_account_key(
+    telnyx_stub, fax_case, coordinator, client, django_capture_on_commit_callbacks
+):
     _send(fax_case, coordinator, django_capture_on_commit_callbacks)
     payload = {"fax_id": "b2a1c1e8-0000-4000-8000-00000000fa11", "page_count": 3}
     # Signed with the sandbox's key, not the account's: refused.
