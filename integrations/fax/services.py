@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import subprocess
 from datetime import timedelta
 
@@ -421,7 +422,7 @@ def pdf_text(content: bytes) -> str:
     """The PDF's text layer (poppler's pdftotext). A scan has none: no OCR, nothing guessed."""
     try:
         result = subprocess.run(
-            ["pdftotext", "-layout", "-q", "-", "-"],
+            [shutil.which("pdftotext") or "/usr/bin/pdftotext", "-layout", "-q", "-", "-"],
             input=content,
             capture_output=True,
             timeout=PDFTOTEXT_TIMEOUT,

@@ -20,7 +20,10 @@ class PortalChannel(ManualChannel):
 
     def how_to_send(self, payer) -> str:
         where = f" ({payer.portal_url})" if payer and payer.portal_url else ""
-        return f"Enter it on {payer or 'the payer'}'s provider portal{where}: the case page's Portal guide has every field prefilled"
+        return (
+            f"Enter it on {payer or 'the payer'}'s provider portal{where}: "
+            "the case page's Portal guide has every field prefilled"
+        )
 
     def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> None:
         super().submit(case, submission_key=submission_key, replaces_key=replaces_key, message=message)

@@ -15,7 +15,7 @@ class Field:
 
 
 def portal_fields(case) -> list[Field]:
-    order, patient, payer, practice = case.order, case.patient, case.payer, case.practice
+    order, patient, practice = case.order, case.patient, case.practice
     coverage = order.coverage if order.coverage_id and order.coverage.payer_id == case.payer_id else None
     provider = order.ordering_provider
     rows = [
