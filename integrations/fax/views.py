@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -110,6 +111,7 @@ def detail(request, pk: int):
 
 @login_required
 @require_GET
+@xframe_options_sameorigin  # shown in the fax page's frame; still refused to other sites
 def pdf(request, pk: int):
     fax = _get_fax_for_user(request, pk)
     if not fax.file:
