@@ -128,7 +128,10 @@ class InboundFax(models.Model):
         PATIENT = "patient", "Patient name and birth date"
         STAFF = "staff", "Filed by staff"
 
-    practice = models.ForeignKey("cases.Practice", on_delete=models.CASCADE, related_name="faxes_in")
+    # The practice whose fax line received it; empty for a number no practice has (kept, shown in admin).
+    practice = models.ForeignKey(
+        "cases.Practice", on_delete=models.CASCADE, null=True, blank=True, related_name="faxes_in"
+    )
     vendor_fax_id = models.CharField(max_length=64, unique=True)
     from_number = models.CharField(max_length=32, blank=True)
     to_number = models.CharField(max_length=32, blank=True)

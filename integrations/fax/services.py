@@ -439,7 +439,7 @@ def inbound_file(*, fax: InboundFax, case: PriorAuthCase, actor, matched_by: str
     with transaction.atomic():
         locked = InboundFax.objects.select_for_update().get(pk=fax.pk)
         if locked.state != InboundFax.State.INBOX:
-            raise ActionRefused("This fax is already filed.")
+            raise ActionRefused("Only a fax waiting in the inbox can be filed (this one is filed, or not a PDF).")
         if case.practice_id != locked.practice_id:
             raise ActionRefused("That case is not in this fax's practice.")
         with locked.file.open("rb") as fh:

@@ -151,3 +151,14 @@ def test_filing_by_hand_then_recording(awaiting, receive, coordinator):
     )
     awaiting.refresh_from_db()
     assert awaiting.status == Status.DENIED and fax.filed_by == coordinator
+
+
+def test_a_fax_to_a_number_no_practice_has_is_kept(
+    awaiting, client, other_practice, django_capture_on_commit_callbacks
+):
+    # Two practices on the installation, and the fax went to neither's line: kept, never dropped.
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_receive(to="+15550109999", content=make_pdf("To whom it may concern", "Approved"))
+    fax = InboundFax.objects.get()
+    assert fax.practice_id is None and fax.state == InboundFax.State.INBOX and fax.file
+    assert "no practice" in fax.match_note
