@@ -8,7 +8,11 @@ payer's follow-up time, and cancelling is a call to the payer.
 
 from __future__ import annotations
 
-from integrations.base import PayerDecision
+from datetime import timedelta
+
+from django.utils import timezone
+
+from integrations.base import DecisionStatus, PayerDecision
 from integrations.fax.services import fax_send
 from integrations.submission.manual import ManualChannel
 from integrations.submission.models import Submission
@@ -36,4 +40,8 @@ class FaxChannel(ManualChannel):
         sent = Submission.objects.filter(idempotency_key=submission_key).first()
         if sent is not None and sent.state != Submission.State.ACCEPTED:
             return None
+        # Sending is automated, so the engine checks on the payer's poll cadence (sooner near the
+        # deadline); the person's follow-up still waits for the payer's follow-up time.
+        if timezone.now() - case.status_changed_at < timedelta(hours=case.payer.follow_up_hours):
+            return PayerDecision(status=DecisionStatus.STILL_PENDING, shape="manual")
         return super().check_status(case, submission_key=submission_key)

@@ -180,3 +180,22 @@ def test_media_url_serves_the_kept_pdf_only_while_sending(submit, fax_case, coor
     assert client.get("/integrations/fax/media/not-a-token.pdf").status_code == 404
     sandbox_report_due()
     assert client.get(url).status_code == 404
+
+
+def test_a_delivered_fax_is_followed_up_at_the_payers_follow_up_time(submit, fax_case, coordinator):
+    from integrations.submission.polling import case_poll
+
+    fax_case.payer.follow_up_hours = 48
+    fax_case.payer.save()
+    submit(fax_case, coordinator)
+    sandbox_report_due()
+    fax_case.refresh_from_db()
+    assert fax_case.status == Status.SUBMITTED
+    follow_ups = Task.objects.filter(case=fax_case, dedupe_key__startswith="follow-up-")
+
+    with time_machine.travel(timezone.now() + timedelta(hours=9)):  # past the 8 h poll, before 48 h
+        case_poll(case_id=fax_case.pk)
+    assert not follow_ups.exists()
+    with time_machine.travel(timezone.now() + timedelta(hours=49)):
+        case_poll(case_id=fax_case.pk)
+    assert follow_ups.count() == 1
