@@ -53,6 +53,7 @@ from cases.detection import coverage_active_for
 from cases.documents import document_store, sniff_content_type
 from cases.models import CaseEvent, Coverage, Document, PriorAuthCase, RequirementStatus, Urgency, User
 from cases.permissions import PACKET_STATUSES
+from cases.reference import case_reference
 from cases.services import ActionRefused, case_event_add
 
 log = logging.getLogger(__name__)
@@ -501,6 +502,7 @@ def _cover(pdf: _Pages, facts: _Facts, parts, layout):
         ("From fax", practice.fax),
         ("Re", f"Prior authorization request, reference {facts.reference[:60]}"),
         ("Our case", str(case.pk)),
+        ("Reply ref.", f"{case_reference(case.pk)} (please quote it on your answer)"),
         ("Pages", f"{pdf.total_pages} including this cover" if pdf.total_pages else "…"),
     ]
     for label, value in rows:

@@ -16,8 +16,8 @@ BY_HAND = "by_hand"
 CHANNELS: dict[str, str] = {
     "pas": "integrations.pas.channel.PasChannel",
     "x12_278": "integrations.submission.manual.X12ByHand",
-    "fax": "integrations.submission.manual.FaxByHand",
-    "portal": "integrations.submission.manual.PortalByHand",
+    "fax": "integrations.fax.channel.FaxChannel",
+    "portal": "integrations.portal.channel.PortalChannel",
     "epa": "integrations.submission.manual.EpaByHand",
     "none": "integrations.submission.manual.NoChannel",
     # Not a payer's channel: a request staff sent outside the payer's automated one.

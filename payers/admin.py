@@ -30,7 +30,10 @@ class PayerAdmin(admin.ModelAdmin):
     inlines = [PlanInline]
     fieldsets = (
         (None, {"fields": ("name", "payer_id", "naic_code", "phone", "fax", "active")}),
-        ("Submission", {"fields": ("default_channel", "fhir_base_url", "cms_impacted")}),
+        (
+            "Submission",
+            {"fields": ("default_channel", "fhir_base_url", "portal_url", "portal_instructions", "cms_impacted")},
+        ),
         (
             "Clocks",
             {
@@ -38,6 +41,7 @@ class PayerAdmin(admin.ModelAdmin):
                     "standard_turnaround_hours",
                     "expedited_turnaround_hours",
                     "poll_interval_hours",
+                    "follow_up_hours",
                     "stall_threshold_hours",
                     "appeal_window_days",
                 )

@@ -55,6 +55,14 @@ class Payer(models.Model):
     )
     default_channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.PORTAL)
     fhir_base_url = models.URLField("PAS FHIR base URL", blank=True)
+    portal_url = models.URLField(
+        "provider portal URL", blank=True, help_text="Where staff enter a request for a portal payer."
+    )
+    portal_instructions = models.TextField(
+        blank=True,
+        help_text="How this payer's portal takes a request (menu path, which form, what to upload), "
+        "shown beside the prefilled fields.",
+    )
     poll_interval_hours = models.PositiveSmallIntegerField(
         default=8, help_text="How often to check status of a submitted case (4–24 h typical)."
     )

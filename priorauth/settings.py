@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "integrations.llm",
     "integrations.submission",
     "integrations.pas",
+    "integrations.fax",
+    "integrations.portal",
 ]
 
 MIDDLEWARE = [

@@ -16,4 +16,6 @@ urlpatterns = [
     path("", include("integrations.ehr_fhir.urls")),
     path("", include("integrations.submission.urls")),
     path("", include("integrations.pas.urls")),
+    path("", include("integrations.fax.urls")),
+    path("", include("integrations.portal.urls")),
 ]

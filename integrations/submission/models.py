@@ -34,6 +34,8 @@ class Submission(models.Model):
         FAILED = "failed", "Failed"
         # A channel worked by hand: a coordinator's task sends it; recording the payer's answer accepts it.
         WITH_STAFF = "with_staff", "With staff to send"
+        # Handed to a carrier that reports delivery later (fax): accepted on its delivery report.
+        HANDED_OVER = "handed_over", "Being delivered"
 
     class Kind(models.TextChoices):
         REQUEST = "request", "Request"
@@ -92,7 +94,13 @@ class Submission(models.Model):
 
 
 # Requests still on their way to the payer (or to the staff member who sends them).
-IN_FLIGHT = (Submission.State.QUEUED, Submission.State.SENDING, Submission.State.RETRY, Submission.State.WITH_STAFF)
+IN_FLIGHT = (
+    Submission.State.QUEUED,
+    Submission.State.SENDING,
+    Submission.State.RETRY,
+    Submission.State.WITH_STAFF,
+    Submission.State.HANDED_OVER,
+)
 
 
 class Exchange(models.Model):

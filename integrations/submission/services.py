@@ -211,6 +211,14 @@ def submission_send(*, submission_id: int) -> Submission | None:
         _submission_failed(submission, case, exc)
         return submission
     breaker_record_success(link)
+    if receipt is None:
+        # Handed to a carrier that reports delivery later (fax): the channel accepts the request
+        # on the delivery report (`submission_accept`) or gives up on it (`submission_fail`).
+        Submission.objects.filter(pk=submission.pk, state=Submission.State.SENDING).update(
+            state=Submission.State.HANDED_OVER, error=""
+        )
+        submission.refresh_from_db(fields=["state", "error"])
+        return submission
     submission_accept(submission=submission, receipt=receipt)
     submission.refresh_from_db(fields=["state", "accepted_at", "payer_tracking_id", "error"])
     return submission
@@ -225,7 +233,7 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt, act
     now = timezone.now()
     with transaction.atomic():
         locked = Submission.objects.select_for_update().get(pk=submission.pk)
-        if locked.state not in (Submission.State.SENDING, Submission.State.WITH_STAFF):
+        if locked.state not in (Submission.State.SENDING, Submission.State.WITH_STAFF, Submission.State.HANDED_OVER):
             return
         by_hand = locked.state == Submission.State.WITH_STAFF
         locked.state = Submission.State.ACCEPTED
@@ -331,6 +339,17 @@ def submission_record_by_hand(*, case: PriorAuthCase, actor, payer_reference: st
         )
     waiting.refresh_from_db()
     return waiting
+
+
+def submission_fail(*, submission: Submission, error: IntegrationError) -> None:
+    """The carrier a request was handed to could not deliver it (`error.permanent`: give up with
+    the coordinator's task). A request no longer handed over (cancelled, accepted) is left alone."""
+    with transaction.atomic():
+        locked = Submission.objects.select_for_update().get(pk=submission.pk)
+        if locked.state != Submission.State.HANDED_OVER:
+            return
+        case = PriorAuthCase.objects.select_related("payer").get(pk=locked.case_id)
+        _submission_failed(locked, case, error)
 
 
 def _submission_failed(submission: Submission, case: PriorAuthCase, exc: Exception) -> None:

@@ -399,6 +399,10 @@ def test_the_download_reads_a_fixed_number_of_rows(
 
 @pytest.fixture
 def submitted_by_hand(fax_case, coordinator):
+    # Fax payers are sent by the fax service now (tests/integrations/fax): a packet a person sends
+    # goes to a portal payer, with the same packet.
+    PriorAuthCase.objects.filter(pk=fax_case.pk).update(channel="portal")
+    fax_case.refresh_from_db()
     practice = fax_case.practice
     practice.submission_requires_approval = False
     practice.save()
@@ -406,10 +410,10 @@ def submitted_by_hand(fax_case, coordinator):
     return fax_case, fax_case.tasks.get(kind=Task.Kind.SUBMIT)  # … whose task says how to send it
 
 
-def test_the_submit_task_points_at_the_packet_and_the_fax_line(submitted_by_hand):
-    _, task = submitted_by_hand
+def test_the_submit_task_points_at_the_packet_and_the_portal_guide(submitted_by_hand):
+    case, task = submitted_by_hand
     assert "Download submission packet (PDF)" in task.detail
-    assert "Fax it to (555) 010-7701" in task.detail
+    assert f"/cases/{case.pk}/portal/" in task.detail
 
 
 def test_recording_submitted_keeps_the_packet_as_sent(submitted_by_hand, coordinator, read):
@@ -480,8 +484,9 @@ def test_an_automated_channel_keeps_no_packet(fax_case, coordinator):
     assert not fax_case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).exists()
 
 
-def test_answering_a_pended_fax_case_keeps_the_packet_again(fax_case, coordinator):
-    PriorAuthCase.objects.filter(pk=fax_case.pk).update(status=Status.PENDED)
+def test_answering_a_pended_portal_case_keeps_the_packet_again(fax_case, coordinator):
+    # (A fax case is sent by the fax service: like PAS above, its rows are its record.)
+    PriorAuthCase.objects.filter(pk=fax_case.pk).update(status=Status.PENDED, channel="portal")
     actions.case_record_outcome(case=fax_case, actor=coordinator, outcome="submitted")
     assert fax_case.documents.filter(kind=Document.Kind.SUBMISSION_PACKET).count() == 1
     # an acknowledgement of what the payer already has sends nothing new

@@ -1,4 +1,5 @@
-"""Click through a fax submission in Chromium: submit, download the packet, record that it was sent."""
+"""Click through a submission sent by hand in Chromium (a portal payer: the packet is uploaded there; fax
+payers are sent by the fax service, tests/integrations/fax): submit, download the packet, record it sent."""
 
 import io
 
@@ -18,11 +19,11 @@ def test_coordinator_downloads_the_packet_and_records_it_sent(
     settings.MEDIA_ROOT = tmp_path
     practice.submission_requires_approval = False
     practice.save()
-    payer = f.PayerFactory(name="Lakeside Health", default_channel="fax", fax="(555) 010-7701")
+    payer = f.PayerFactory(name="Lakeside Health", default_channel="portal", fax="(555) 010-7701")
     order = f.OrderFactory(practice=practice, ordering_provider=owner_provider, patient__last_name="Ñúñez-Łukasz")
     order.coverage = f.CoverageFactory(patient=order.patient, payer=payer, member_id="MBR-31")
     order.save()
-    case = f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="fax")
+    case = f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="portal")
 
     login(coordinator)
     page.goto(f"{live_server.url}/cases/{case.pk}/")
@@ -38,7 +39,7 @@ def test_coordinator_downloads_the_packet_and_records_it_sent(
     page.reload()
     page.wait_for_selector(f"#case-{case.pk}-timeline >> text=Submission packet downloaded (3 pages)")
 
-    # The coordinator faxed it and records that the payer has it: the packet is kept as sent.
+    # The coordinator uploaded it and records that the payer has it: the packet is kept as sent.
     page.click("text=Record payer outcome")
     page.select_option("#outcome-form select[name=outcome]", "submitted")
     page.click("#outcome-form button[type=submit]")
