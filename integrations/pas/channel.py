@@ -15,7 +15,7 @@ from integrations.pas.bundle import (
     sent_supporting,
 )
 from integrations.pas.client import PasClient
-from integrations.pas.parse import PasResponseError, parse_claim_response
+from integrations.pas.parse import PasResponseError, has_claim_response, parse_claim_response, response_bundle
 from integrations.pas.subscriptions import subscription_wanted
 from integrations.submission.models import Exchange, Submission
 
@@ -49,8 +49,8 @@ class PasChannel(ChannelBase):
         client = PasClient(case.payer.fhir_base_url)
         bundle = build_inquiry_bundle(case, submission_key=submission_key)
         body, exchange = _call(client, Exchange.Operation.INQUIRE, case, submission_key, bundle)
-        if body.get("resourceType") == "Bundle" and not body.get("entry"):
-            return None  # the payer does not know this request
+        if not has_claim_response(body):
+            return None  # the payer does not know this request (an inquiry answer with no ClaimResponse)
         decision = _parse(body, exchange)
         _keep_response_id(submission_key, body)
         return decision
@@ -121,6 +121,10 @@ def _call(client: PasClient, operation: str, case, submission_key: str, bundle: 
 
 def response_id(body: dict) -> str:
     """The id of the (first) ClaimResponse in a PAS answer: its id, else the tail of its fullUrl."""
+    try:
+        body = response_bundle(body)
+    except PasResponseError:
+        return ""
     for entry in body.get("entry") or []:
         resource = (entry or {}).get("resource") or {}
         if resource.get("resourceType") == "ClaimResponse":
