@@ -559,9 +559,8 @@ def _info_requests(cr: dict, entries: list[dict], path: str) -> list[str]:
                     f"service line {e.get('valuePositiveInt')}"
                     for e in _extensions(inp, PAS + "extension-serviceLineNumber", f"Task[{t}].input[{i}]")
                 ]
-                asked.append(
-                    f"Attachment LOINC {code}" + (f" {text}" if text else "") + (f" ({line[0]})" if line else "")
-                )
+                name = text or ATTACHMENT_LOINC.get(code, "Attachment")
+                asked.append(f"{name} (LOINC {code})" + (f" ({line[0]})" if line else ""))
             elif kind == "questionnaire-context" and inp.get("valueString"):
                 asked.append(f"Questionnaire: {_str(inp, 'valueString', f'Task[{t}].input[{i}]')}")
     return asked
