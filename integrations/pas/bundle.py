@@ -34,16 +34,31 @@ CERTIFICATION_TYPE = PAS_SD + "extension-certificationType"
 X12_CERTIFICATION_TYPE = "https://codesystem.x12.org/005010/1322"  # X12 1322, request UM02
 CERTIFICATION_CANCEL = "3"
 NPI = "http://hl7.org/fhir/sid/us-npi"
-TAX_ID = "urn:oid:2.16.840.1.113883.4.4"  # US employer / taxpayer identification number
+TAX_ID = "http://terminology.hl7.org/NamingSystem/USEIN"  # US EIN / TIN: the PASOrganization TIN slice
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 CODE_SYSTEMS = {
     "CPT": "http://www.ama-assn.org/go/cpt",
-    "HCPCS": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    "HCPCS": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",  # as X12278RequestedServiceType names it
     "NDC": "http://hl7.org/fhir/sid/ndc",
     "RxNorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
 }
-SUPPORTING_INFO_TYPE = "http://hl7.org/us/davinci-pas/CodeSystem/PASSupportingInfoType"
-EMBED_MAX_BYTES = 5 * 1024 * 1024
+# PASSupportingInfoType's codes live in the IG's PASTempCodes code system (Terminology.fsh).
+SUPPORTING_INFO_TYPE = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes"
+DOCUMENT_INFORMATION = PAS_SD + "extension-documentInformation"
+CARE_TEAM_SCOPE = PAS_SD + "extension-careTeamClaimScope"
+REQUEST_TYPE = PAS_SD + "extension-serviceItemRequestType"
+LEVEL_OF_SERVICE = PAS_SD + "extension-levelOfServiceCode"
+X12 = "https://codesystem.x12.org/005010/"
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+# subscriber-relationship -> X12 1069 individual relationship code (sent beside the FHIR code).
+X12_RELATIONSHIP = {"self": "18", "spouse": "01", "child": "19", "other": "G8"}
+SUMMARY_SYSTEM = "urn:priorauth:summary"
+# X12 755 report type for what we attach (PWK01), by document kind; the summary is "03"
+# (report justifying treatment beyond utilization guidelines).
+REPORT_TYPE = {"clinical_note": "09", "lab": "LA", "imaging": "RR", "letter": "03", "form": "OZ"}
+EMBED_MAX_BYTES = 5 * 1024 * 1024  # default per-payer budget (Payer.pas_max_document_bytes)
 
 
 def _urn() -> str:
@@ -65,6 +80,10 @@ class _Builder:
         return url
 
 
+def _x12(code_list: str, code: str, display: str) -> dict:
+    return {"coding": [{"system": X12 + code_list, "code": code, "display": display}]}
+
+
 def _code(system_name: str, code: str, display: str = "") -> dict:
     coding = {"system": CODE_SYSTEMS.get(system_name, system_name), "code": code}
     if display:
@@ -72,46 +91,114 @@ def _code(system_name: str, code: str, display: str = "") -> dict:
     return {"coding": [coding], **({"text": display[:200]} if display else {})}
 
 
+def _patient(case: PriorAuthCase, coverage) -> dict:
+    """PAS Beneficiary: name, birth date, gender, address and identifiers as the chart has them.
+
+    Gender and address come from the EHR Patient (`Patient.gender`, `.address`);
+    when the chart did not give them they are left out, never guessed. The member
+    id (type MB) is the coverage's subscriber id.
+    """
+    patient = case.patient
+    mrn_system = f"urn:priorauth:practice:{case.practice_id}:mrn"
+    identifiers = [
+        {"type": {"coding": [{"system": V2_0203, "code": "MR"}]}, "system": mrn_system, "value": patient.mrn}
+    ]
+    for ident in patient.identifiers or []:
+        if ident.get("value") == patient.mrn and ident.get("type") == "MR":
+            identifiers[0]["system"] = ident["system"]  # the EHR's own MRN system
+            continue
+        entry = {"system": ident["system"], "value": ident["value"]}
+        if ident.get("type"):
+            entry["type"] = {"coding": [{"system": V2_0203, "code": ident["type"]}]}
+        identifiers.append(entry)
+    if coverage is not None and coverage.member_id:
+        identifiers.append(
+            {
+                "type": {"coding": [{"system": V2_0203, "code": "MB"}]},
+                "system": f"urn:priorauth:payer:{case.payer_id}:member-id",
+                "value": coverage.member_id,
+            }
+        )
+    resource = {
+        "resourceType": "Patient",
+        "meta": {"profile": [PAS_SD + "profile-beneficiary"]},
+        "identifier": identifiers,
+        "name": [{"family": patient.last_name, "given": [patient.first_name]}],
+        "birthDate": patient.birth_date.isoformat(),
+    }
+    if patient.gender:
+        resource["gender"] = patient.gender
+    if patient.address:
+        resource["address"] = [{"use": "home", **patient.address}]
+    return resource
+
+
 def _parties(b: _Builder, case: PriorAuthCase) -> dict:
     """Patient, payer and practice organizations, coverage: what both $submit and $inquire need."""
-    patient = case.patient
     practice = case.practice
     payer = case.payer
     urls = {}
-    urls["patient"] = b.add(
-        {
-            "resourceType": "Patient",
-            "identifier": [
-                {
-                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
-                    "system": f"urn:priorauth:practice:{practice.pk}:mrn",
-                    "value": patient.mrn,
-                }
-            ],
-            "name": [{"family": patient.last_name, "given": [patient.first_name]}],
-            "birthDate": patient.birth_date.isoformat(),
-            "gender": "unknown",
-        }
-    )
-    insurer = {"resourceType": "Organization", "name": payer.name, "active": True}
-    if payer.payer_id:
-        insurer["identifier"] = [{"system": "urn:priorauth:payer-id", "value": payer.payer_id}]
-    urls["insurer"] = b.add(insurer)
-    provider = {"resourceType": "Organization", "name": practice.name, "active": True}
-    if practice.npi:
-        provider["identifier"] = [{"system": NPI, "value": practice.npi}]
-    elif practice.tax_id:  # what a PAS subscription then filters on (org-identifier)
-        provider["identifier"] = [{"system": TAX_ID, "value": practice.tax_id}]
-    urls["provider"] = b.add(provider)
     coverage = case.order.coverage or case.patient.coverages.filter(payer=payer).first()
+    urls["patient"] = b.add(_patient(case, coverage))
+    insurer = {
+        "resourceType": "Organization",
+        "meta": {"profile": [PAS_SD + "profile-insurer"]},
+        "active": True,
+        "type": [{"coding": [{"system": X12 + "98", "code": "PR", "display": "Payer"}]}],
+        "name": payer.name,
+    }
+    if payer.payer_id:  # the PASOrganization PI slice
+        insurer["identifier"] = [
+            {
+                "type": {
+                    "coding": [
+                        {"system": "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBIdentifierType", "code": "payerid"}
+                    ]
+                },
+                "system": "urn:priorauth:payer-id",
+                "value": payer.payer_id,
+            }
+        ]
+    urls["insurer"] = b.add(insurer)
+    provider = {
+        "resourceType": "Organization",
+        "meta": {"profile": [PAS_SD + "profile-requestor"]},
+        "active": True,
+        "type": [{"coding": [{"system": X12 + "98", "code": "X3", "display": "Utilization Management Organization"}]}],
+        "name": practice.name,
+    }
+    idents = []
+    if practice.npi:
+        idents.append({"system": NPI, "value": practice.npi})
+    if practice.tax_id:  # what a PAS subscription filters on without an NPI (org-identifier)
+        idents.append({"system": TAX_ID, "value": practice.tax_id})
+    if idents:
+        provider["identifier"] = idents
+    urls["provider"] = b.add(provider)
     cov = {
         "resourceType": "Coverage",
+        "meta": {"profile": [PAS_SD + "profile-coverage"]},
         "status": "active",
         "beneficiary": _ref(urls["patient"]),
         "payor": [_ref(urls["insurer"])],
     }
     if coverage is not None:
+        cov["identifier"] = [
+            {
+                "type": {"coding": [{"system": V2_0203, "code": "MB"}]},
+                "system": f"urn:priorauth:payer:{payer.pk}:member-id",
+                "value": coverage.member_id,
+            }
+        ]
         cov["subscriberId"] = coverage.member_id
+        relationship = coverage.relationship or ""
+        if relationship:
+            codings = [{"system": SUBSCRIBER_RELATIONSHIP, "code": relationship}]
+            if relationship in X12_RELATIONSHIP:
+                codings.append({"system": X12 + "1069", "code": X12_RELATIONSHIP[relationship]})
+            cov["relationship"] = {"coding": codings}
+        if relationship and relationship != "self" and coverage.subscriber_name:
+            cov["subscriber"] = {"display": coverage.subscriber_name}  # the chart names them; no resource of theirs
         cov["period"] = {
             "start": coverage.start.isoformat(),
             **({"end": coverage.end.isoformat()} if coverage.end else {}),
@@ -131,7 +218,7 @@ def _parties(b: _Builder, case: PriorAuthCase) -> dict:
 
 def _claim(case: PriorAuthCase, submission_key: str, urls: dict) -> dict:
     order = case.order
-    return {
+    claim = {
         "resourceType": "Claim",
         "meta": {"profile": [CLAIM_PROFILE]},
         "identifier": [{"system": SUBMISSION_SYSTEM, "value": submission_key}],
@@ -140,7 +227,9 @@ def _claim(case: PriorAuthCase, submission_key: str, urls: dict) -> dict:
             "coding": [
                 {
                     "system": "http://terminology.hl7.org/CodeSystem/claim-type",
-                    "code": "pharmacy" if order.kind == Order.Kind.MEDICATION else "professional",
+                    # Drugs reach PAS only as medical-benefit (buy-and-bill) items, billed professionally;
+                    # pharmacy-benefit drugs go to the ePA channel (payers.rules).
+                    "code": "professional",
                 }
             ]
         },
@@ -160,13 +249,27 @@ def _claim(case: PriorAuthCase, submission_key: str, urls: dict) -> dict:
         "insurance": [{"sequence": 1, "focal": True, "coverage": _ref(urls["coverage"])}],
         "item": [
             {
+                "extension": [
+                    # UM01 request type HS (health services review), UM02 certification type I (initial).
+                    {"url": REQUEST_TYPE, "valueCodeableConcept": _x12("1525", "HS", "Health Services Review")},
+                    {"url": CERTIFICATION_TYPE, "valueCodeableConcept": _x12("1322", "I", "Initial")},
+                ],
                 "sequence": 1,
+                "careTeamSequence": [1],
+                # X12 1365 service type: DME for devices, else medical care.
+                "category": _x12("1365", "12", "Durable Medical Equipment Purchase")
+                if order.kind == Order.Kind.DEVICE
+                else _x12("1365", "1", "Medical Care"),
                 "productOrService": _code(order.code_system, order.code, order.description),
                 "servicedDate": order.service_date.isoformat(),
+                "locationCodeableConcept": {"coding": [{"system": POS, "code": order.site_of_service or "11"}]},
                 "quantity": {"value": float(order.quantity), "unit": order.units},
             }
         ],
     }
+    if case.urgency == Urgency.EXPEDITED:  # UM06 level of service U (urgent)
+        claim["extension"] = [{"url": LEVEL_OF_SERVICE, "valueCodeableConcept": _x12("1338", "U", "Urgent")}]
+    return claim
 
 
 @dataclass(frozen=True)
@@ -190,10 +293,20 @@ def _order_entries(b: _Builder, case: PriorAuthCase, urls: dict) -> None:
     provider = order.ordering_provider
     practitioner = {
         "resourceType": "Practitioner",
+        "meta": {"profile": [PAS_SD + "profile-practitioner"]},
         "identifier": [{"system": NPI, "value": provider.npi}],
         "name": [{"family": provider.last_name, "given": [provider.first_name]}],
     }
     urls["practitioner"] = b.add(practitioner)
+    # PAS care team members are PractitionerRoles (PASClaimBase careTeam.provider).
+    urls["practitioner_role"] = b.add(
+        {
+            "resourceType": "PractitionerRole",
+            "meta": {"profile": [PAS_SD + "profile-practitionerrole"]},
+            "practitioner": _ref(urls["practitioner"]),
+            "organization": _ref(urls["provider"]),
+        }
+    )
     code = _code(order.code_system, order.code, order.description)
     common = {"status": "active", "intent": "order", "subject": _ref(urls["patient"])}
     if order.kind == Order.Kind.MEDICATION:
@@ -234,10 +347,18 @@ def _full_claim(case: PriorAuthCase, submission_key: str, urls: dict, *, update:
     claim = _claim(case, submission_key, urls)
     if update:
         claim["meta"] = {"profile": [CLAIM_UPDATE_PROFILE]}
-    claim["item"][0]["extension"] = [
+    claim["item"][0]["extension"].append(
         {"url": PAS_SD + "extension-requestedService", "valueReference": _ref(urls["request"])}
+    )
+    if case.order.diagnosis_codes:
+        claim["item"][0]["diagnosisSequence"] = [1]
+    claim["careTeam"] = [
+        {
+            "extension": [{"url": CARE_TEAM_SCOPE, "valueBoolean": True}],
+            "sequence": 1,
+            "provider": _ref(urls["practitioner_role"]),
+        }
     ]
-    claim["careTeam"] = [{"sequence": 1, "provider": _ref(urls["practitioner"])}]
     claim["diagnosis"] = [
         {"sequence": i, "diagnosisCodeableConcept": {"coding": [{"system": ICD10, "code": dx}]}}
         for i, dx in enumerate(case.order.diagnosis_codes or [], start=1)
@@ -452,8 +573,9 @@ def build_cancel_bundle(case: PriorAuthCase, *, cancel_key: str, prior: PriorCla
     sup = _Supporting(b, urls)
     cancel = {"coding": [{"system": X12_CERTIFICATION_TYPE, "code": CERTIFICATION_CANCEL, "display": "Cancel"}]}
     claim = _full_claim(case, cancel_key, urls, update=True)
-    claim["extension"] = [{"url": CERTIFICATION_TYPE, "valueCodeableConcept": cancel}]
+    claim.setdefault("extension", []).append({"url": CERTIFICATION_TYPE, "valueCodeableConcept": cancel})
     for item in claim["item"]:
+        item["extension"] = [e for e in item["extension"] if e["url"] != CERTIFICATION_TYPE]
         item["extension"].append({"url": CERTIFICATION_TYPE, "valueCodeableConcept": cancel})
         _changed(_cancelled(item), "changed")
     documents = {d.pk: d for d in case.documents.all()}

@@ -14,7 +14,7 @@ from integrations.pas.bundle import (
     build_request_bundle,
     sent_supporting,
 )
-from integrations.pas.client import PasClient
+from integrations.pas.client import PasClient, client_for
 from integrations.pas.parse import PasResponseError, has_claim_response, parse_claim_response, response_bundle
 from integrations.pas.subscriptions import subscription_wanted
 from integrations.submission.models import Exchange, Submission
@@ -32,7 +32,7 @@ class PasChannel(ChannelBase):
         subscription_wanted(case=case)
 
     def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> SubmissionReceipt:
-        client = PasClient(case.payer.fhir_base_url)
+        client = client_for(case.payer)
         prior = prior_claim(case, replaces_key) if replaces_key else None
         bundle = build_request_bundle(case, submission_key=submission_key, prior=prior, message=message)
         # Kept before the call: the next update numbers and flags its supportingInfo from it.
@@ -46,7 +46,7 @@ class PasChannel(ChannelBase):
         return SubmissionReceipt(tracking_id=tracking, decision=final, raw_reference=decision.raw_reference)
 
     def check_status(self, case, *, submission_key: str) -> PayerDecision | None:
-        client = PasClient(case.payer.fhir_base_url)
+        client = client_for(case.payer)
         bundle = build_inquiry_bundle(case, submission_key=submission_key)
         body, exchange = _call(client, Exchange.Operation.INQUIRE, case, submission_key, bundle)
         if not has_claim_response(body):
@@ -60,7 +60,7 @@ class PasChannel(ChannelBase):
         certification type is 3 (Cancel), posted to `$submit` under its own
         identifier `cancel_key`. Returns the payer's answer (CANCELLED = confirmed)."""
         cancel_key = cancel_key or f"{submission_key}-cancel"
-        client = PasClient(case.payer.fhir_base_url)
+        client = client_for(case.payer)
         bundle = build_cancel_bundle(case, cancel_key=cancel_key, prior=prior_claim(case, submission_key))
         body, exchange = _call(client, Exchange.Operation.CANCEL, case, cancel_key, bundle)
         return _parse(body, exchange)

@@ -53,6 +53,8 @@ from integrations.pas.parse import (
     X12_755,
     X12_886,
 )
+from integrations.pas.sandbox_auth import bearer_refusal
+from integrations.pas.sandbox_auth import unauthorized as _unauthorized
 
 CLAIM_RESPONSE_PROFILE = PAS + "profile-claimresponse"
 DENIAL_REASONS = [
@@ -276,12 +278,15 @@ def _find_entry(entries: list[dict], ref: dict | None) -> dict | None:
 @login_not_required
 @require_POST
 def operation(request, payer: str, op: str):
-    # No auth: the sandbox exists only in the embedded setup (off with PRODUCTION).
+    # The sandbox exists only in the embedded setup (off with PRODUCTION); it asks for a bearer token as a payer would.
     if not settings.SANDBOX_ENABLED or op not in ("submit", "inquire"):
         raise Http404
     sp = SandboxPayer.objects.filter(slug=payer).first()
     if sp is None:
         return _outcome(404, f"no sandbox payer '{payer}'")
+    refused = bearer_refusal(request, sp)
+    if refused:
+        return _unauthorized(refused)
     misbehaving = _misbehave(sp)
     if misbehaving is not None:
         return misbehaving

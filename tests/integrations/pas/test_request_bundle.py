@@ -27,13 +27,14 @@ def test_claim_first_and_every_reference_resolves(pas_case):
 
 
 def test_medication_order_becomes_a_medication_request(pas_case):
+    # A buy-and-bill drug (HCPCS J-code): the medical benefit, so a professional claim.
     order = pas_case.order
-    order.kind, order.code_system, order.code = "medication", "RxNorm", "1373463"
+    order.kind, order.code_system, order.code = "medication", "HCPCS", "J1745"
     order.save()
     bundle = build_request_bundle(pas_case, submission_key="k")
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert "MedicationRequest" in types and "ServiceRequest" not in types
-    assert bundle["entry"][0]["resource"]["type"]["coding"][0]["code"] == "pharmacy"
+    assert bundle["entry"][0]["resource"]["type"]["coding"][0]["code"] == "professional"
 
 
 def test_inquiry_bundle_repeats_the_identifier_without_the_packet(pas_case):
