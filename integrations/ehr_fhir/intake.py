@@ -203,7 +203,8 @@ def _patient_for(session: FhirSession, practice: Practice, patient_id: str) -> P
     if patient:
         # Member data from the chart replaces what was typed by hand.
         patient.ehr_id = patient_id
-        patient.gender, patient.address, patient.identifiers = fields["gender"], fields["address"], fields["identifiers"]
+        for name in ("gender", "address", "identifiers"):
+            setattr(patient, name, fields[name])
         patient.save(update_fields=["ehr_id", "gender", "address", "identifiers"])
         return patient
     return Patient.objects.create(practice=practice, ehr_id=patient_id, **fields)

@@ -199,7 +199,9 @@ def coverage_fields(resource: dict) -> dict:
         elif code == "group":
             group = cls.get("value") or ""
     payors = resource.get("payor") or []
-    relationship = next((c.get("code") for c in codings(resource.get("relationship")) if c.get("system") == SUBSCRIBER_RELATIONSHIP), "")
+    relationship = next(
+        (c.get("code") for c in codings(resource.get("relationship")) if c.get("system") == SUBSCRIBER_RELATIONSHIP), ""
+    )
     return {
         "relationship": (relationship or "")[:16],
         "subscriber_name": ((resource.get("subscriber") or {}).get("display") or "")[:120],

@@ -59,8 +59,6 @@ class PayerConnectionAdmin(admin.ModelAdmin):
         return obj.has_private_key
 
 
-
-
 @admin.register(SandboxPayer)
 class SandboxPayerAdmin(admin.ModelAdmin):
     list_display = [

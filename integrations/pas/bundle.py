@@ -10,6 +10,7 @@ staff assembled — nothing else from the chart.
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -390,42 +391,127 @@ def _cancelled(info: dict) -> dict:
     return info
 
 
-class _Supporting:
-    """supportingInfo entries; each document becomes one DocumentReference however many Claims cite it."""
+@dataclass(frozen=True)
+class NotSent:
+    """A document of the case that did not go with the request, and why (the case names it)."""
 
-    def __init__(self, b: _Builder, urls: dict):
+    document_id: int
+    title: str
+    reason: str
+
+
+def _document_information(report_type: str, description: str, control: str = "") -> dict:
+    # PAS documentInformation (PWK): report type (X12 755), sent electronically (756 EL).
+    parts = [
+        {"url": "reportTypeCode", "valueCodeableConcept": {"coding": [{"system": X12 + "755", "code": report_type}]}},
+        {"url": "transmissionMethod", "valueCodeableConcept": {"coding": [{"system": X12 + "756", "code": "EL"}]}},
+    ]
+    if control:
+        parts.append({"url": "controlNumber", "valueString": control})
+    parts.append({"url": "description", "valueString": description[:80]})
+    return {"url": DOCUMENT_INFORMATION, "extension": parts}
+
+
+class _Supporting:
+    """supportingInfo entries; each document becomes one DocumentReference however many Claims cite it.
+
+    Documents and the summary go as PAS `additionalInformation` (a PASDocumentReference
+    with its content inline, as the profile requires: `attachment.data`, no `url`);
+    staff's message as `freeFormMessage` text. New documents are embedded while the
+    payer's byte budget lasts; one without content, or past the budget, is left out
+    and listed in `not_sent` for the case to name (send it by fax or portal).
+    """
+
+    def __init__(self, b: _Builder, urls: dict, budget: int | None = None):
         self.b, self.urls = b, urls
         self.documents: dict[int, str] = {}
+        self.remaining = EMBED_MAX_BYTES if budget is None else budget
+        self.not_sent: list[NotSent] = []
 
-    def text(self, kind: str, text: str) -> dict:
-        # The medical-necessity summary is "additional information"; staff's answer to a
-        # pended request is a free-form message to the payer.
-        code = "additionalInformation" if kind == "summary" else "freeFormMessage"
-        return {
-            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": code}]},
-            "valueString": text[:10000],
-        }
-
-    def document(self, document, *, embed: bool = True, pk: int | None = None, title: str = "") -> dict:
-        pk = document.pk if document is not None else pk
-        if pk not in self.documents:
-            if document is not None:
-                attachment = _attachment(document) if embed else _attachment_metadata(document)
-            else:  # sent before, no longer on the case: named by its title only
-                attachment = {"title": title[:200] or "Document"}
-            doc = {
+    def _doc_reference(self, identifier: dict, description: str, attachment: dict) -> str:
+        return self.b.add(
+            {
                 "resourceType": "DocumentReference",
-                "identifier": [{"system": DOCUMENT_SYSTEM, "value": str(pk)}],
+                "meta": {"profile": [PAS_SD + "profile-documentreference"]},
+                "identifier": [identifier],
                 "status": "current",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "34109-9", "display": "Note"}]},
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
+                                "code": "clinical-note",
+                            }
+                        ]
+                    }
+                ],
                 "subject": _ref(self.urls["patient"]),
-                "description": (document.title if document is not None else title or "Document")[:200],
+                "description": description[:200],
                 "content": [{"attachment": attachment}],
             }
-            self.documents[pk] = self.b.add(doc)
+        )
+
+    def text(self, kind: str, text: str) -> dict:
+        if kind != "summary":  # staff's answer to a pended request: a free-form message to the payer
+            return {
+                "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "freeFormMessage"}]},
+                "valueString": text[:10000],
+            }
+        # The medical-necessity summary: a text/plain document (the IG's additionalInformation
+        # takes a reference only).
+        text = text[:10000]
+        url = self._doc_reference(
+            {"system": SUMMARY_SYSTEM, "value": hashlib.sha256(text.encode()).hexdigest()[:16]},
+            "Medical necessity summary",
+            {
+                "contentType": "text/plain; charset=utf-8",
+                "title": "Medical necessity summary",
+                "data": base64.b64encode(text.encode()).decode(),
+            },
+        )
         return {
-            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "freeFormMessage"}]},
+            "extension": [_document_information("03", "Medical necessity summary")],
+            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "additionalInformation"}]},
+            "valueReference": _ref(url),
+        }
+
+    def document(self, document, *, embed: bool = True, pk: int | None = None, title: str = "") -> dict | None:
+        pk = document.pk if document is not None else pk
+        if pk not in self.documents:
+            if document is not None and embed:
+                reason = self._why_not(document)
+                if reason:
+                    self.not_sent.append(NotSent(document.pk, document.title[:200], reason))
+                    return None
+                attachment = _attachment(document)
+                self.remaining -= document.size_bytes
+            elif document is not None:  # the payer has it from an earlier request: not its bytes again
+                attachment = _attachment_metadata(document)
+            else:  # sent before, no longer on the case: named by its title only
+                attachment = {"title": title[:200] or "Document"}
+            self.documents[pk] = self._doc_reference(
+                {"system": DOCUMENT_SYSTEM, "value": str(pk)},
+                document.title if document is not None else title or "Document",
+                attachment,
+            )
+        kind = getattr(document, "kind", "")
+        return {
+            "extension": [
+                _document_information(
+                    REPORT_TYPE.get(kind, "OZ"), (document.title if document else title) or "Document", str(pk)
+                )
+            ],
+            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "additionalInformation"}]},
             "valueReference": _ref(self.documents[pk]),
         }
+
+    def _why_not(self, document) -> str:
+        if not document.file or not document.size_bytes:
+            return "its content is not here (the EHR note could not be fetched)"
+        if document.size_bytes > self.remaining:
+            return f"over the payer's size budget ({document.size_bytes:,} bytes; {max(self.remaining, 0):,} left)"
+        return ""
 
     def as_sent(self, entry: dict, documents: dict) -> dict:
         """One entry of a prior request as it was sent (texts as stored, documents by reference)."""
@@ -445,7 +531,9 @@ def _initial_supporting(case: PriorAuthCase, sup: _Supporting, message: str) -> 
     if case.summary_text:
         supporting.append(sup.text("summary", case.summary_text))
     for document in case.documents.all():
-        supporting.append(sup.document(document))
+        info = sup.document(document)
+        if info is not None:
+            supporting.append(info)
     if message:
         supporting.append(sup.text("message", message))
     for i, info in enumerate(supporting, start=1):
@@ -486,7 +574,7 @@ def _updated_supporting(
     new_documents = sorted(
         (d for pk, d in documents.items() if pk not in sent_documents), key=lambda d: (d.created_at, d.pk)
     )
-    added += [sup.document(d) for d in new_documents]
+    added += [info for info in (sup.document(d) for d in new_documents) if info is not None]
     if message:
         added.append(sup.text("message", message))
     for info in added:
@@ -527,7 +615,13 @@ def _place_first(b: _Builder, claim: dict) -> None:
 
 
 def build_request_bundle(
-    case: PriorAuthCase, *, submission_key: str, prior: PriorClaim | None = None, message: str = ""
+    case: PriorAuthCase,
+    *,
+    submission_key: str,
+    prior: PriorClaim | None = None,
+    message: str = "",
+    budget: int | None = None,
+    not_sent: list | None = None,
 ) -> dict:
     """The $submit Bundle: Claim first, then Patient, payer and practice, Coverage,
     Practitioner, the order, and the packet (summary and documents).
@@ -538,12 +632,14 @@ def build_request_bundle(
     what was added since (documents, a changed summary, staff's `message`)
     flagged `infoChanged`. The items are unchanged, so they carry no flag.
     Documents the payer already has are referenced without their bytes.
+    New documents are embedded within `budget` bytes (the payer's; default 5 MB);
+    those left out are appended to `not_sent` for the case to name.
     """
     b = _Builder()
     b.entries.append({"fullUrl": _urn()})  # the Claim's place, filled last
     urls = _parties(b, case)
     _order_entries(b, case, urls)
-    sup = _Supporting(b, urls)
+    sup = _Supporting(b, urls, budget)
     claim = _full_claim(case, submission_key, urls, update=prior is not None)
     if prior is None:
         supporting = _initial_supporting(case, sup, message)
@@ -553,6 +649,8 @@ def build_request_bundle(
         claim["related"] = _related(prior.key, b.add(_prior_claim(case, prior, urls, sup, documents)))
     if supporting:
         claim["supportingInfo"] = supporting
+    if not_sent is not None:
+        not_sent.extend(sup.not_sent)
     _place_first(b, claim)
     return _request_bundle(submission_key, b.entries)
 
@@ -598,6 +696,16 @@ def sent_supporting(bundle: dict) -> list[dict]:
             entry |= {"kind": "summary" if code == "additionalInformation" else "message", "text": info["valueString"]}
         else:
             doc = by_url.get((info.get("valueReference") or {}).get("reference"), {})
+            if any(i.get("system") == SUMMARY_SYSTEM for i in doc.get("identifier") or []):
+                data = ((doc.get("content") or [{}])[0].get("attachment") or {}).get("data", "")
+                entry |= {"kind": "summary", "text": base64.b64decode(data).decode() if data else ""}
+                if any(
+                    m.get("url") == INFO_CANCELLED and m.get("valueBoolean")
+                    for m in info.get("modifierExtension") or []
+                ):
+                    entry["cancelled"] = True
+                sent.append(entry)
+                continue
             ident = next((i for i in doc.get("identifier") or [] if i.get("system") == DOCUMENT_SYSTEM), {})
             if not ident.get("value", "").isdigit():
                 continue
@@ -627,21 +735,18 @@ def build_inquiry_bundle(case: PriorAuthCase, *, submission_key: str) -> dict:
 
 def _attachment_metadata(document) -> dict:
     """A document the payer already has: what it is, without its bytes again."""
+    # No `url`: an EHR-local "DocumentReference/<id>" means nothing to the payer.
     attachment = {"title": document.title[:200], "contentType": document.content_type or "application/octet-stream"}
-    if document.ehr_reference:
-        attachment["url"] = document.ehr_reference
-    elif document.size_bytes:
+    if document.size_bytes:
         attachment["size"] = document.size_bytes
     return attachment
 
 
 def _attachment(document) -> dict:
     attachment = {"title": document.title[:200], "contentType": document.content_type or "application/octet-stream"}
-    if document.file and 0 < document.size_bytes <= EMBED_MAX_BYTES:
-        with document.file.open("rb") as fh:
-            attachment["data"] = base64.b64encode(fh.read()).decode()
-    elif document.ehr_reference:
-        attachment["url"] = document.ehr_reference
+    # PASDocumentReference: the content inline (`data` 1..1, `url` 0..0); callers check size first.
+    with document.file.open("rb") as fh:
+        attachment["data"] = base64.b64encode(fh.read()).decode()
     return attachment
 
 

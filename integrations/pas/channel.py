@@ -6,8 +6,11 @@ from dataclasses import replace
 
 from django.utils import timezone
 
+from cases.models import CaseEvent, Role, Task
+from cases.services import case_event_add, task_create
 from integrations.base import ChannelBase, IntegrationError, PayerDecision, SubmissionReceipt
 from integrations.pas.bundle import (
+    NotSent,
     PriorClaim,
     build_cancel_bundle,
     build_inquiry_bundle,
@@ -34,12 +37,21 @@ class PasChannel(ChannelBase):
     def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> SubmissionReceipt:
         client = client_for(case.payer)
         prior = prior_claim(case, replaces_key) if replaces_key else None
-        bundle = build_request_bundle(case, submission_key=submission_key, prior=prior, message=message)
+        not_sent: list[NotSent] = []
+        bundle = build_request_bundle(
+            case,
+            submission_key=submission_key,
+            prior=prior,
+            message=message,
+            budget=client.connection.max_document_bytes if client.connection else None,
+            not_sent=not_sent,
+        )
         # Kept before the call: the next update numbers and flags its supportingInfo from it.
         Submission.objects.filter(idempotency_key=submission_key).update(sent_supporting=sent_supporting(bundle))
         body, exchange = _call(client, Exchange.Operation.SUBMIT, case, submission_key, bundle)
         decision = _parse(body, exchange)
         _keep_response_id(submission_key, body)
+        documents_not_sent(case=case, submission_key=submission_key, not_sent=not_sent)
         tracking = decision.payer_tracking_id or submission_key
         # A payer that decided at once says so in the $submit answer; "queued" means later.
         final = decision if decision.status != "still_pending" else None
@@ -64,6 +76,32 @@ class PasChannel(ChannelBase):
         bundle = build_cancel_bundle(case, cancel_key=cancel_key, prior=prior_claim(case, submission_key))
         body, exchange = _call(client, Exchange.Operation.CANCEL, case, cancel_key, bundle)
         return _parse(body, exchange)
+
+
+def documents_not_sent(*, case, submission_key: str, not_sent: list[NotSent]) -> None:
+    """Name on the case every document the payer did not get with this request, with a task to send it.
+
+    Nothing is dropped silently: the timeline says which and why, and a coordinator
+    task (one per document) asks for it to go by fax or portal.
+    """
+    for item in not_sent:
+        case_event_add(
+            case=case,
+            kind=CaseEvent.Kind.DOCUMENT,
+            message=f"Not sent with the PAS request: {item.title} ({item.reason}). Send it by fax or portal.",
+            document_id=item.document_id,
+            submission=submission_key,
+        )
+        task_create(
+            case=case,
+            kind=Task.Kind.SUBMIT,
+            title=f"Send by fax or portal: {item.title} (not sent with the PAS request)",
+            detail=f"{item.reason.capitalize()}. Send the document to {case.payer} by fax or its portal, quoting our "
+            f"request {submission_key}, and note it on the case.",
+            assignee=case.assignee,
+            role="" if case.assignee_id else Role.COORDINATOR,
+            dedupe_key=f"pas-not-sent-{item.document_id}",
+        )
 
 
 def prior_claim(case, key: str) -> PriorClaim:

@@ -1,6 +1,6 @@
 from integrations.pas.bundle import build_inquiry_bundle, build_request_bundle, claim_identifier
 from tests import factories as f
-from tests.integrations.pas.bundle_refs import bundle_references
+from tests.integrations.pas.bundle_refs import bundle_references, supporting_text
 
 
 def test_claim_first_and_every_reference_resolves(pas_case):
@@ -18,7 +18,11 @@ def test_claim_first_and_every_reference_resolves(pas_case):
         "display": "MRI brain without contrast",
     }
     assert claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == "G43.909"
-    assert claim["supportingInfo"][0]["valueString"].startswith("Six weeks")
+    assert supporting_text(bundle, claim["supportingInfo"][0]).startswith("Six weeks")
+    assert claim["supportingInfo"][0]["category"]["coding"][0] == {
+        "system": "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes",
+        "code": "additionalInformation",
+    }
     full_urls = {e["fullUrl"] for e in bundle["entry"]}
     refs = bundle_references(bundle)
     assert refs and set(refs) <= full_urls
