@@ -21,6 +21,7 @@ from integrations.pas.client import PasClient, client_for
 from integrations.pas.parse import PasResponseError, has_claim_response, parse_claim_response, response_bundle
 from integrations.pas.subscriptions import subscription_wanted
 from integrations.submission.models import Exchange, Submission
+from payers.models import Benefit, benefit_for
 
 
 class PasChannel(ChannelBase):
@@ -35,6 +36,12 @@ class PasChannel(ChannelBase):
         subscription_wanted(case=case)
 
     def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> SubmissionReceipt:
+        if benefit_for(case.order.code_system, case.rule if case.rule_id else None) == Benefit.PHARMACY:
+            # The registry routes these to ePA; this is the last guard before the wire.
+            raise IntegrationError(
+                "A pharmacy-benefit drug is not sent by PAS (CMS-0057-F's API excludes drugs): use the ePA channel.",
+                permanent=True,
+            )
         client = client_for(case.payer)
         prior = prior_claim(case, replaces_key) if replaces_key else None
         not_sent: list[NotSent] = []
