@@ -5,7 +5,7 @@
 //                              Medplum's R4 validator, checks the Claim is first
 //                              with use=preauthorization and that every reference
 //                              resolves inside the bundle, stores the request as a
-//                              transaction, writes a ClaimResponse (PAS 2.x layout)
+//                              transaction, writes a ClaimResponse (IG 2.2.1 shape)
 //                              through the router (validated too) and answers with
 //                              a Bundle [ClaimResponse, Patient, insurer].
 //                              A PAS Claim Update (Claim.related → the prior Claim,
