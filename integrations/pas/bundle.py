@@ -562,7 +562,8 @@ def _updated_supporting(
             if not current:
                 _changed(_cancelled(info), "changed")
             elif current != entry.get("text"):
-                info["valueString"] = current
+                # Same sequence, the new text as its own document, flagged changed.
+                info = {**sup.text("summary", current), "sequence": entry["seq"]}
                 _changed(info, "changed")
         elif kind == "document" and entry.get("document") not in documents:
             _changed(_cancelled(info), "changed")

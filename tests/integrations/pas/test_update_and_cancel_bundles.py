@@ -144,6 +144,7 @@ def test_a_changed_summary_is_flagged_changed(sent_case):
     bundle = build_request_bundle(sent_case, submission_key="k2", prior=prior_claim(sent_case, "case-1-sub-1"))
     summary = next(i for i in bundle["entry"][0]["resource"]["supportingInfo"] if i["sequence"] == 1)
     assert supporting_text(bundle, summary).endswith("nocturnal awakenings.") and _changed(summary) == "changed"
+    assert "valueString" not in summary  # additionalInformation: a reference only
 
 
 def test_update_of_an_update_names_the_first_by_identifier_only(sent_case):
