@@ -30,7 +30,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ISSUER = "priorauth-sandbox-payer"
 
 
-def _token_key() -> bytes:
+def token_key() -> bytes:
     return hashlib.sha256(b"priorauth.sandbox-payer.tokens|" + settings.SECRET_KEY.encode()).digest()
 
 
@@ -85,7 +85,7 @@ def token(request, payer: str):
             "exp": now + sp.token_lifetime_seconds,
             "jti": uuid.uuid4().hex,
         },
-        _token_key(),
+        token_key(),
         algorithm="HS256",
     )
     scope = request.POST.get("scope", "")
@@ -102,7 +102,7 @@ def bearer_refusal(request, sp: SandboxPayer) -> str:
     if not header.lower().startswith("bearer ") or not header[7:].strip():
         return "a bearer token is required"
     try:
-        jwt.decode(header[7:].strip(), _token_key(), algorithms=["HS256"], audience=sp.slug, issuer=ISSUER)
+        jwt.decode(header[7:].strip(), token_key(), algorithms=["HS256"], audience=sp.slug, issuer=ISSUER)
     except jwt.ExpiredSignatureError:
         return "the bearer token has expired"
     except jwt.InvalidAudienceError:

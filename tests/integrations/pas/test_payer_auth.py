@@ -37,11 +37,11 @@ def _pem() -> str:
 
 
 def _sandbox_token(sandboxed, **claims) -> str:
-    from integrations.pas.sandbox_auth import ISSUER, _token_key
+    from integrations.pas.sandbox_auth import ISSUER, token_key
 
     now = int(time.time())
     body = {"iss": ISSUER, "aud": sandboxed.slug, "sub": "x", "iat": now, "exp": now + 60, **claims}
-    return jwt.encode(body, claims.pop("key", None) or _token_key(), algorithm="HS256")
+    return jwt.encode(body, claims.pop("key", None) or token_key(), algorithm="HS256")
 
 
 def _post(url, token=None):
