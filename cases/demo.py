@@ -48,6 +48,7 @@ from cases.models import (
 from cases.services import case_add_note, case_assign, case_event_add, task_complete, task_create
 from cases.transitions import case_status_changing, case_transitioned, transition
 from payers.models import (
+    Benefit,
     Category,
     Channel,
     CodeSystem,
@@ -669,6 +670,9 @@ def _payers_and_rules() -> list[Payer]:
                 code=service.code,
                 requires_pa=service.requires_pa,
                 category=service.category,
+                # Pens and injections the patient fills at a pharmacy are pharmacy benefit (ePA);
+                # infusions billed with J-codes are medical (the payer's own channel, PAS included).
+                benefit=Benefit.PHARMACY if service.system in ("NDC", "RxNorm") else Benefit.MEDICAL,
                 criteria_reference=f"{spec.payer_id}-{service.category[:4].upper()}-{service.code}"
                 if service.requires_pa == RequiresPA.YES
                 else "",

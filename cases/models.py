@@ -121,6 +121,17 @@ class Patient(models.Model):
     birth_date = models.DateField()
     mrn = models.CharField("MRN", max_length=40)
     ehr_id = models.CharField("EHR Patient id", max_length=64, blank=True)
+    # Member data as the chart has it (EHR Patient): what a payer matches the member with.
+    # Empty when the chart does not say; never guessed.
+    gender = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[("male", "Male"), ("female", "Female"), ("other", "Other"), ("unknown", "Unknown")],
+    )
+    address = models.JSONField(default=dict, blank=True, help_text="FHIR Address from the EHR Patient (home).")
+    identifiers = models.JSONField(
+        default=list, blank=True, help_text="The EHR Patient's identifiers (system, value, type code), MRN included."
+    )
     mobile_phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +15555550123.")
     preferred_language = models.CharField(max_length=8, default="en", choices=[("en", "English"), ("es", "Spanish")])
     sms_consent = models.BooleanField(default=False)
@@ -154,6 +165,10 @@ class Coverage(models.Model):
     start = models.DateField()
     end = models.DateField(null=True, blank=True)
     ehr_id = models.CharField("EHR Coverage id", max_length=64, blank=True)
+    # Coverage.relationship (subscriber-relationship code: self, spouse, child, other …) and,
+    # when the patient is not the subscriber, who is (Coverage.subscriber's display).
+    relationship = models.CharField(max_length=16, blank=True)
+    subscriber_name = models.CharField(max_length=120, blank=True)
 
     class Meta:
         ordering = ["-start"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.utils.module_loading import import_string
 
 from integrations.base import IntegrationError, PayerChannel
+from payers.models import benefit_for, channel_for_benefit
 
 BY_HAND = "by_hand"
 
@@ -26,12 +27,15 @@ CHANNELS: dict[str, str] = {
 
 
 def channel_name_for(case) -> str:
-    """The channel recorded on the case, else its rule's, else its payer's default."""
+    """The channel recorded on the case, else its rule's, else its payer's default;
+    for a pharmacy-benefit drug never PAS or X12 278 (then ePA)."""
     if case.channel:
-        return case.channel
-    if case.rule_id:
-        return case.rule.effective_channel
-    return case.payer.default_channel if case.payer_id else ""
+        name = case.channel
+    elif case.rule_id:
+        name = case.rule.effective_channel
+    else:
+        name = case.payer.default_channel if case.payer_id else ""
+    return channel_for_benefit(name, benefit_for(case.order.code_system, case.rule if case.rule_id else None))
 
 
 def get_channel(name: str) -> PayerChannel:

@@ -23,6 +23,33 @@ class Channel(models.TextChoices):
     NONE = "none", "None"
 
 
+class Benefit(models.TextChoices):
+    """Which of the member's benefits a rule is for: it decides the channel a drug can take."""
+
+    MEDICAL = "medical", "Medical benefit"  # services, devices, buy-and-bill drugs billed with HCPCS J-codes
+    PHARMACY = "pharmacy", "Pharmacy benefit"  # drugs dispensed by a pharmacy (NDC / RxNorm)
+
+
+# CMS-0057-F's PAS API covers items and services, not drugs, and an X12 278 is a medical
+# request: a pharmacy-benefit drug goes to the ePA network (NCPDP SCRIPT) instead.
+MEDICAL_ONLY_CHANNELS = frozenset({Channel.PAS, Channel.X12_278})
+PHARMACY_CODE_SYSTEMS = frozenset({"NDC", "RxNorm"})
+
+
+def benefit_for(code_system: str, rule=None) -> str:
+    """The rule's benefit when it says; else pharmacy for NDC / RxNorm drugs, medical for CPT / HCPCS."""
+    if rule is not None and rule.benefit:
+        return rule.benefit
+    return Benefit.PHARMACY if code_system in PHARMACY_CODE_SYSTEMS else Benefit.MEDICAL
+
+
+def channel_for_benefit(channel: str, benefit: str) -> str:
+    """A pharmacy-benefit drug never takes a medical-only channel: it goes to ePA."""
+    if benefit == Benefit.PHARMACY and channel in MEDICAL_ONLY_CHANNELS:
+        return Channel.EPA
+    return channel
+
+
 class Category(models.TextChoices):
     """Service lines used for rules, queue filters and metrics."""
 
@@ -155,6 +182,13 @@ class PayerRule(models.Model):
     channel = models.CharField(
         max_length=12, choices=Channel.choices, blank=True, help_text="Blank uses the payer's default channel."
     )
+    benefit = models.CharField(
+        max_length=10,
+        choices=Benefit.choices,
+        blank=True,
+        help_text="Blank: pharmacy for NDC / RxNorm codes, medical for CPT / HCPCS (J-code buy-and-bill drugs). "
+        "A pharmacy-benefit rule goes to the ePA channel, never PAS or X12 278.",
+    )
     site_of_service = models.CharField(
         max_length=4, blank=True, help_text="CMS place-of-service code (e.g. 11 office, 22 outpatient); blank = any."
     )
@@ -178,8 +212,13 @@ class PayerRule(models.Model):
         return f"{self.payer.name} / {scope}: {self.code_system} {codes}"
 
     @property
+    def effective_benefit(self) -> str:
+        return benefit_for(self.code_system, self)
+
+    @property
     def effective_channel(self) -> str:
-        return self.channel or self.payer.default_channel
+        # A payer whose default is PAS still has its pharmacy drugs worked through ePA.
+        return channel_for_benefit(self.channel or self.payer.default_channel, self.effective_benefit)
 
     @property
     def diagnosis_prefix_list(self) -> list[str]:
@@ -188,6 +227,10 @@ class PayerRule(models.Model):
     def clean(self):
         if self.plan_id and self.payer_id and self.plan.payer_id != self.payer_id:
             raise ValidationError({"plan": "The plan belongs to another payer."})
+        if self.effective_benefit == Benefit.PHARMACY and self.channel in MEDICAL_ONLY_CHANNELS:
+            raise ValidationError(
+                {"channel": "A pharmacy-benefit drug cannot go by PAS or X12 278 (CMS-0057-F excludes drugs): use ePA."}
+            )
         # effective_from is None when its form field failed validation; that error is already reported.
         if self.effective_to and self.effective_from and self.effective_to < self.effective_from:
             raise ValidationError({"effective_to": "Ends before it starts."})

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from payers.codes import CodeError, code_key
-from payers.models import CodeSystem, Payer, PayerRule, Plan, RequiresPA
+from payers.models import CodeSystem, Payer, PayerRule, Plan, RequiresPA, benefit_for
 
 
 class RuleConflict(Exception):
@@ -93,6 +93,7 @@ class RuleDecision:
     channel: str | None = None
     requirements: list[dict] = field(default_factory=list)
     reason: str = ""
+    benefit: str = ""  # "medical" | "pharmacy": which benefit the deciding rule is for
 
     @property
     def rule_id(self) -> int | None:
@@ -103,6 +104,7 @@ class RuleDecision:
             "decision": self.decision,
             "rule_id": self.rule_id,
             "channel": self.channel,
+            "benefit": self.benefit,
             "requirements": self.requirements,
         }
 
@@ -144,7 +146,11 @@ def check_order(
         payer=payer, plan=plan, code_system=code_system, code=code, on=on, site=site, diagnoses=diagnoses
     )
     if not matched:
-        return RuleDecision("unknown", reason="No payer rule matches this code; a person must check.")
+        return RuleDecision(
+            "unknown",
+            reason="No payer rule matches this code; a person must check.",
+            benefit=benefit_for(code_system),
+        )
     top = [r for r in matched if specificity(r) == specificity(matched[0])]
     if len(top) > 1:
         raise RuleConflict(top)
@@ -156,6 +162,7 @@ def check_order(
         channel=rule.effective_channel if rule.requires_pa != RequiresPA.NO else None,
         requirements=requirements,
         reason=f"Matched rule #{rule.pk} ({rule}).",
+        benefit=rule.effective_benefit,
     )
 
 

@@ -237,5 +237,7 @@ LLM_TIMEOUT_SECONDS = int(os.environ.get("LLM_TIMEOUT_SECONDS", 30))
 # Da Vinci PAS payer calls (integrations/pas): connect and read timeouts.
 PAS_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("PAS_CONNECT_TIMEOUT_SECONDS", 5))
 PAS_READ_TIMEOUT_SECONDS = float(os.environ.get("PAS_READ_TIMEOUT_SECONDS", 30))
+# Key for the PAS payer connections' private keys at rest (Fernet, derived); empty = derived from SECRET_KEY.
+PAS_SECRETS_KEY = os.environ.get("PAS_SECRETS_KEY", "")
 # How often the EHR order intake runs (minutes).
 EHR_SYNC_MINUTES = int(os.environ.get("EHR_SYNC_MINUTES", 5))

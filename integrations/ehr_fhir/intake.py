@@ -201,8 +201,11 @@ def _patient_for(session: FhirSession, practice: Practice, patient_id: str) -> P
     # A patient entered by hand earlier (fax order) is linked by MRN, not duplicated.
     patient = Patient.objects.filter(practice=practice, mrn=fields["mrn"]).first()
     if patient:
+        # Member data from the chart replaces what was typed by hand.
         patient.ehr_id = patient_id
-        patient.save(update_fields=["ehr_id"])
+        for name in ("gender", "address", "identifiers"):
+            setattr(patient, name, fields[name])
+        patient.save(update_fields=["ehr_id", "gender", "address", "identifiers"])
         return patient
     return Patient.objects.create(practice=practice, ehr_id=patient_id, **fields)
 
@@ -243,6 +246,8 @@ def coverage_sync(*, session: FhirSession, patient: Patient) -> list[Coverage]:
             "plan": plan,
             "member_id": fields["member_id"],
             "group_number": fields["group_number"],
+            "relationship": fields["relationship"],
+            "subscriber_name": fields["subscriber_name"],
             "start": fields["start"],
             "end": fields["end"],
         }

@@ -150,6 +150,9 @@ def order_fields(resource: dict) -> dict:
     }
 
 
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+
+
 def patient_fields(resource: dict) -> dict:
     names = resource.get("name") or []
     name = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
@@ -165,7 +168,19 @@ def patient_fields(resource: dict) -> dict:
     for telecom in resource.get("telecom") or []:
         if telecom.get("system") == "phone" and telecom.get("use") == "mobile":
             mobile = telecom.get("value", "")
+    addresses = [a for a in resource.get("address") or [] if isinstance(a, dict)]
+    address = next((a for a in addresses if a.get("use") == "home"), addresses[0] if addresses else {})
+    address = {k: address[k] for k in ("line", "city", "district", "state", "postalCode", "country") if address.get(k)}
+    identifiers = []
+    for ident in resource.get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("system") and ident.get("value"):
+            code = next((c.get("code") for c in codings(ident.get("type")) if c.get("code")), "")
+            identifiers.append({"system": ident["system"][:200], "value": str(ident["value"])[:64], "type": code})
+    gender = resource.get("gender")
     return {
+        "gender": gender if gender in ("male", "female", "other", "unknown") else "",
+        "address": address,
+        "identifiers": identifiers[:10],
         "first_name": (" ".join(name.get("given") or []) or "?")[:60],
         "last_name": (name.get("family") or "?")[:60],
         "birth_date": birth,
@@ -184,7 +199,12 @@ def coverage_fields(resource: dict) -> dict:
         elif code == "group":
             group = cls.get("value") or ""
     payors = resource.get("payor") or []
+    relationship = next(
+        (c.get("code") for c in codings(resource.get("relationship")) if c.get("system") == SUBSCRIBER_RELATIONSHIP), ""
+    )
     return {
+        "relationship": (relationship or "")[:16],
+        "subscriber_name": ((resource.get("subscriber") or {}).get("display") or "")[:120],
         "status": resource.get("status", ""),
         "start": start,
         "end": end,

@@ -11,8 +11,11 @@ superseded). `assemble_packet` stores the findings on the case.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import date
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus
@@ -210,4 +213,79 @@ def assemble_packet(*, case: PriorAuthCase, user=None) -> dict:
             met=met,
             gaps=gaps,
         )
-    return {"met": met, "gaps": gaps, "kinds": sorted({rs.requirement.kind for rs in statuses})}
+    fetched = documents_fetch(session=session, case=case)
+    return {
+        "met": met,
+        "gaps": gaps,
+        "kinds": sorted({rs.requirement.kind for rs in statuses}),
+        "documents_fetched": fetched,
+    }
+
+
+# Notes bigger than this are not copied here at all (the PAS payer's own budget is
+# usually smaller: what does not fit it is named on the case to send by fax/portal).
+DOCUMENT_FETCH_MAX_BYTES = 20 * 1024 * 1024
+
+
+def documents_fetch(*, session: FhirSession, case: PriorAuthCase) -> int:
+    """Copy the content of the case's EHR notes (attached by reference) so it can be sent.
+
+    The DocumentReference's attachment is read inline (`data`) or from the EHR's
+    `Binary` it points at. A note whose content cannot be had (an outside URL, a
+    failed read, over the cap) stays attached by reference, and the timeline says
+    why: the submission then names it as not sent, with a task. Returns how many
+    notes were copied.
+    """
+    fetched = 0
+    pending = case.documents.filter(source=Document.Source.EHR, file="").exclude(ehr_reference="")
+    for document in pending:
+        try:
+            content, content_type = _document_content(session, case, document.ehr_reference)
+        except (IntegrationError, ValueError, binascii.Error) as exc:
+            reason = str(exc)[:200]
+            content = None
+        else:
+            reason = (
+                "" if len(content) <= DOCUMENT_FETCH_MAX_BYTES else f"larger than {DOCUMENT_FETCH_MAX_BYTES:,} bytes"
+            )
+        if content is None or reason:
+            case_event_add(
+                case=case,
+                kind=CaseEvent.Kind.DOCUMENT,
+                message=f"Could not copy the EHR note {document.title}: {reason}",
+                document_id=document.pk,
+            )
+            continue
+        document.file.save(f"ehr-note{_suffix(content_type)}", ContentFile(content), save=False)
+        document.size_bytes = len(content)
+        document.content_type = content_type or document.content_type
+        document.save(update_fields=["file", "size_bytes", "content_type"])
+        fetched += 1
+    return fetched
+
+
+def _suffix(content_type: str) -> str:
+    return {"application/pdf": ".pdf", "text/plain": ".txt", "text/html": ".html", "text/rtf": ".rtf"}.get(
+        (content_type or "").split(";")[0].strip(), ".bin"
+    )
+
+
+def _document_content(session: FhirSession, case: PriorAuthCase, reference: str) -> tuple[bytes, str]:
+    resource_type, _, resource_id = reference.partition("/")
+    if resource_type != "DocumentReference" or not resource_id:
+        raise ValueError(f"not a DocumentReference reference ({reference[:60]})")
+    doc = session.read("DocumentReference", resource_id, patient=case.patient)
+    attachments = [(c or {}).get("attachment") or {} for c in doc.get("content") or []]
+    # Prefer a PDF or text rendition when the EHR offers several.
+    attachments.sort(key=lambda a: 0 if (a.get("contentType") or "").startswith(("application/pdf", "text/")) else 1)
+    for attachment in attachments:
+        content_type = attachment.get("contentType", "")
+        if attachment.get("data"):
+            return base64.b64decode(attachment["data"], validate=True), content_type
+        url = attachment.get("url") or ""
+        binary_id = url.split("Binary/", 1)[1].strip("/") if "Binary/" in url else ""
+        if binary_id and (not url.startswith("http") or url.startswith(session.base)):
+            binary = session.read("Binary", binary_id, patient=case.patient)
+            if binary.get("data"):
+                return base64.b64decode(binary["data"], validate=True), binary.get("contentType") or content_type
+    raise ValueError("the note has no inline content or EHR Binary to read")

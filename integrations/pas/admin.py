@@ -1,8 +1,62 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from integrations.pas.models import PayerSubscription, SandboxPayer, SandboxSubscription
+from integrations.pas.models import PayerConnection, PayerSubscription, SandboxPayer, SandboxSubscription
 from priorauth.admin import ReadOnlyAdmin
+
+
+class PayerConnectionForm(forms.ModelForm):
+    """The private keys are write-only: typed in, sealed, never shown again (not even encrypted)."""
+
+    private_key_pem = forms.CharField(
+        label="Private key (PEM)",
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off"}),
+        help_text="Paste to set or replace; leave empty to keep the stored key. Stored encrypted, never shown.",
+    )
+    client_cert_key_pem = forms.CharField(
+        label="Client certificate key (PEM, mutual TLS)",
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off"}),
+        help_text="Paste to set or replace; leave empty to keep. Stored encrypted, never shown.",
+    )
+
+    class Meta:
+        model = PayerConnection
+        fields = [
+            "payer",
+            "auth",
+            "token_url",
+            "client_id",
+            "scopes",
+            "key_id",
+            "algorithm",
+            "client_cert_pem",
+            "max_document_bytes",
+        ]
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("private_key_pem"):
+            connection.set_private_key(self.cleaned_data["private_key_pem"])
+        if self.cleaned_data.get("client_cert_key_pem"):
+            connection.set_client_cert_key(self.cleaned_data["client_cert_key_pem"])
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(PayerConnection)
+class PayerConnectionAdmin(admin.ModelAdmin):
+    form = PayerConnectionForm
+    list_display = ["payer", "auth", "token_url", "client_id", "key_is_set", "max_document_bytes", "updated_at"]
+
+    @admin.display(boolean=True, description="private key set")
+    def key_is_set(self, obj):
+        return obj.has_private_key
 
 
 @admin.register(SandboxPayer)
@@ -16,6 +70,7 @@ class SandboxPayerAdmin(admin.ModelAdmin):
         "decision_delay_seconds",
         "error_rate",
         "timeout_rate",
+        "require_auth",
     ]
 
 

@@ -10,6 +10,7 @@ staff assembled — nothing else from the chart.
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,16 +35,31 @@ CERTIFICATION_TYPE = PAS_SD + "extension-certificationType"
 X12_CERTIFICATION_TYPE = "https://codesystem.x12.org/005010/1322"  # X12 1322, request UM02
 CERTIFICATION_CANCEL = "3"
 NPI = "http://hl7.org/fhir/sid/us-npi"
-TAX_ID = "urn:oid:2.16.840.1.113883.4.4"  # US employer / taxpayer identification number
+TAX_ID = "http://terminology.hl7.org/NamingSystem/USEIN"  # US EIN / TIN: the PASOrganization TIN slice
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 CODE_SYSTEMS = {
     "CPT": "http://www.ama-assn.org/go/cpt",
-    "HCPCS": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    "HCPCS": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",  # as X12278RequestedServiceType names it
     "NDC": "http://hl7.org/fhir/sid/ndc",
     "RxNorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
 }
-SUPPORTING_INFO_TYPE = "http://hl7.org/us/davinci-pas/CodeSystem/PASSupportingInfoType"
-EMBED_MAX_BYTES = 5 * 1024 * 1024
+# PASSupportingInfoType's codes live in the IG's PASTempCodes code system (Terminology.fsh).
+SUPPORTING_INFO_TYPE = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes"
+DOCUMENT_INFORMATION = PAS_SD + "extension-documentInformation"
+CARE_TEAM_SCOPE = PAS_SD + "extension-careTeamClaimScope"
+REQUEST_TYPE = PAS_SD + "extension-serviceItemRequestType"
+LEVEL_OF_SERVICE = PAS_SD + "extension-levelOfServiceCode"
+X12 = "https://codesystem.x12.org/005010/"
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+# subscriber-relationship -> X12 1069 individual relationship code (sent beside the FHIR code).
+X12_RELATIONSHIP = {"self": "18", "spouse": "01", "child": "19", "other": "G8"}
+SUMMARY_SYSTEM = "urn:priorauth:summary"
+# X12 755 report type for what we attach (PWK01), by document kind; the summary is "03"
+# (report justifying treatment beyond utilization guidelines).
+REPORT_TYPE = {"clinical_note": "09", "lab": "LA", "imaging": "RR", "letter": "03", "form": "OZ"}
+EMBED_MAX_BYTES = 5 * 1024 * 1024  # default per-payer budget (Payer.pas_max_document_bytes)
 
 
 def _urn() -> str:
@@ -65,6 +81,10 @@ class _Builder:
         return url
 
 
+def _x12(code_list: str, code: str, display: str) -> dict:
+    return {"coding": [{"system": X12 + code_list, "code": code, "display": display}]}
+
+
 def _code(system_name: str, code: str, display: str = "") -> dict:
     coding = {"system": CODE_SYSTEMS.get(system_name, system_name), "code": code}
     if display:
@@ -72,46 +92,114 @@ def _code(system_name: str, code: str, display: str = "") -> dict:
     return {"coding": [coding], **({"text": display[:200]} if display else {})}
 
 
+def _patient(case: PriorAuthCase, coverage) -> dict:
+    """PAS Beneficiary: name, birth date, gender, address and identifiers as the chart has them.
+
+    Gender and address come from the EHR Patient (`Patient.gender`, `.address`);
+    when the chart did not give them they are left out, never guessed. The member
+    id (type MB) is the coverage's subscriber id.
+    """
+    patient = case.patient
+    mrn_system = f"urn:priorauth:practice:{case.practice_id}:mrn"
+    identifiers = [
+        {"type": {"coding": [{"system": V2_0203, "code": "MR"}]}, "system": mrn_system, "value": patient.mrn}
+    ]
+    for ident in patient.identifiers or []:
+        if ident.get("value") == patient.mrn and ident.get("type") == "MR":
+            identifiers[0]["system"] = ident["system"]  # the EHR's own MRN system
+            continue
+        entry = {"system": ident["system"], "value": ident["value"]}
+        if ident.get("type"):
+            entry["type"] = {"coding": [{"system": V2_0203, "code": ident["type"]}]}
+        identifiers.append(entry)
+    if coverage is not None and coverage.member_id:
+        identifiers.append(
+            {
+                "type": {"coding": [{"system": V2_0203, "code": "MB"}]},
+                "system": f"urn:priorauth:payer:{case.payer_id}:member-id",
+                "value": coverage.member_id,
+            }
+        )
+    resource = {
+        "resourceType": "Patient",
+        "meta": {"profile": [PAS_SD + "profile-beneficiary"]},
+        "identifier": identifiers,
+        "name": [{"family": patient.last_name, "given": [patient.first_name]}],
+        "birthDate": patient.birth_date.isoformat(),
+    }
+    if patient.gender:
+        resource["gender"] = patient.gender
+    if patient.address:
+        resource["address"] = [{"use": "home", **patient.address}]
+    return resource
+
+
 def _parties(b: _Builder, case: PriorAuthCase) -> dict:
     """Patient, payer and practice organizations, coverage: what both $submit and $inquire need."""
-    patient = case.patient
     practice = case.practice
     payer = case.payer
     urls = {}
-    urls["patient"] = b.add(
-        {
-            "resourceType": "Patient",
-            "identifier": [
-                {
-                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
-                    "system": f"urn:priorauth:practice:{practice.pk}:mrn",
-                    "value": patient.mrn,
-                }
-            ],
-            "name": [{"family": patient.last_name, "given": [patient.first_name]}],
-            "birthDate": patient.birth_date.isoformat(),
-            "gender": "unknown",
-        }
-    )
-    insurer = {"resourceType": "Organization", "name": payer.name, "active": True}
-    if payer.payer_id:
-        insurer["identifier"] = [{"system": "urn:priorauth:payer-id", "value": payer.payer_id}]
-    urls["insurer"] = b.add(insurer)
-    provider = {"resourceType": "Organization", "name": practice.name, "active": True}
-    if practice.npi:
-        provider["identifier"] = [{"system": NPI, "value": practice.npi}]
-    elif practice.tax_id:  # what a PAS subscription then filters on (org-identifier)
-        provider["identifier"] = [{"system": TAX_ID, "value": practice.tax_id}]
-    urls["provider"] = b.add(provider)
     coverage = case.order.coverage or case.patient.coverages.filter(payer=payer).first()
+    urls["patient"] = b.add(_patient(case, coverage))
+    insurer = {
+        "resourceType": "Organization",
+        "meta": {"profile": [PAS_SD + "profile-insurer"]},
+        "active": True,
+        "type": [{"coding": [{"system": X12 + "98", "code": "PR", "display": "Payer"}]}],
+        "name": payer.name,
+    }
+    if payer.payer_id:  # the PASOrganization PI slice
+        insurer["identifier"] = [
+            {
+                "type": {
+                    "coding": [
+                        {"system": "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBIdentifierType", "code": "payerid"}
+                    ]
+                },
+                "system": "urn:priorauth:payer-id",
+                "value": payer.payer_id,
+            }
+        ]
+    urls["insurer"] = b.add(insurer)
+    provider = {
+        "resourceType": "Organization",
+        "meta": {"profile": [PAS_SD + "profile-requestor"]},
+        "active": True,
+        "type": [{"coding": [{"system": X12 + "98", "code": "X3", "display": "Utilization Management Organization"}]}],
+        "name": practice.name,
+    }
+    idents = []
+    if practice.npi:
+        idents.append({"system": NPI, "value": practice.npi})
+    if practice.tax_id:  # what a PAS subscription filters on without an NPI (org-identifier)
+        idents.append({"system": TAX_ID, "value": practice.tax_id})
+    if idents:
+        provider["identifier"] = idents
+    urls["provider"] = b.add(provider)
     cov = {
         "resourceType": "Coverage",
+        "meta": {"profile": [PAS_SD + "profile-coverage"]},
         "status": "active",
         "beneficiary": _ref(urls["patient"]),
         "payor": [_ref(urls["insurer"])],
     }
     if coverage is not None:
+        cov["identifier"] = [
+            {
+                "type": {"coding": [{"system": V2_0203, "code": "MB"}]},
+                "system": f"urn:priorauth:payer:{payer.pk}:member-id",
+                "value": coverage.member_id,
+            }
+        ]
         cov["subscriberId"] = coverage.member_id
+        relationship = coverage.relationship or ""
+        if relationship:
+            codings = [{"system": SUBSCRIBER_RELATIONSHIP, "code": relationship}]
+            if relationship in X12_RELATIONSHIP:
+                codings.append({"system": X12 + "1069", "code": X12_RELATIONSHIP[relationship]})
+            cov["relationship"] = {"coding": codings}
+        if relationship and relationship != "self" and coverage.subscriber_name:
+            cov["subscriber"] = {"display": coverage.subscriber_name}  # the chart names them; no resource of theirs
         cov["period"] = {
             "start": coverage.start.isoformat(),
             **({"end": coverage.end.isoformat()} if coverage.end else {}),
@@ -131,7 +219,7 @@ def _parties(b: _Builder, case: PriorAuthCase) -> dict:
 
 def _claim(case: PriorAuthCase, submission_key: str, urls: dict) -> dict:
     order = case.order
-    return {
+    claim = {
         "resourceType": "Claim",
         "meta": {"profile": [CLAIM_PROFILE]},
         "identifier": [{"system": SUBMISSION_SYSTEM, "value": submission_key}],
@@ -140,7 +228,9 @@ def _claim(case: PriorAuthCase, submission_key: str, urls: dict) -> dict:
             "coding": [
                 {
                     "system": "http://terminology.hl7.org/CodeSystem/claim-type",
-                    "code": "pharmacy" if order.kind == Order.Kind.MEDICATION else "professional",
+                    # Drugs reach PAS only as medical-benefit (buy-and-bill) items, billed professionally;
+                    # pharmacy-benefit drugs go to the ePA channel (payers.rules).
+                    "code": "professional",
                 }
             ]
         },
@@ -160,13 +250,27 @@ def _claim(case: PriorAuthCase, submission_key: str, urls: dict) -> dict:
         "insurance": [{"sequence": 1, "focal": True, "coverage": _ref(urls["coverage"])}],
         "item": [
             {
+                "extension": [
+                    # UM01 request type HS (health services review), UM02 certification type I (initial).
+                    {"url": REQUEST_TYPE, "valueCodeableConcept": _x12("1525", "HS", "Health Services Review")},
+                    {"url": CERTIFICATION_TYPE, "valueCodeableConcept": _x12("1322", "I", "Initial")},
+                ],
                 "sequence": 1,
+                "careTeamSequence": [1],
+                # X12 1365 service type: DME for devices, else medical care.
+                "category": _x12("1365", "12", "Durable Medical Equipment Purchase")
+                if order.kind == Order.Kind.DEVICE
+                else _x12("1365", "1", "Medical Care"),
                 "productOrService": _code(order.code_system, order.code, order.description),
                 "servicedDate": order.service_date.isoformat(),
+                "locationCodeableConcept": {"coding": [{"system": POS, "code": order.site_of_service or "11"}]},
                 "quantity": {"value": float(order.quantity), "unit": order.units},
             }
         ],
     }
+    if case.urgency == Urgency.EXPEDITED:  # UM06 level of service U (urgent)
+        claim["extension"] = [{"url": LEVEL_OF_SERVICE, "valueCodeableConcept": _x12("1338", "U", "Urgent")}]
+    return claim
 
 
 @dataclass(frozen=True)
@@ -190,10 +294,20 @@ def _order_entries(b: _Builder, case: PriorAuthCase, urls: dict) -> None:
     provider = order.ordering_provider
     practitioner = {
         "resourceType": "Practitioner",
+        "meta": {"profile": [PAS_SD + "profile-practitioner"]},
         "identifier": [{"system": NPI, "value": provider.npi}],
         "name": [{"family": provider.last_name, "given": [provider.first_name]}],
     }
     urls["practitioner"] = b.add(practitioner)
+    # PAS care team members are PractitionerRoles (PASClaimBase careTeam.provider).
+    urls["practitioner_role"] = b.add(
+        {
+            "resourceType": "PractitionerRole",
+            "meta": {"profile": [PAS_SD + "profile-practitionerrole"]},
+            "practitioner": _ref(urls["practitioner"]),
+            "organization": _ref(urls["provider"]),
+        }
+    )
     code = _code(order.code_system, order.code, order.description)
     common = {"status": "active", "intent": "order", "subject": _ref(urls["patient"])}
     if order.kind == Order.Kind.MEDICATION:
@@ -234,10 +348,18 @@ def _full_claim(case: PriorAuthCase, submission_key: str, urls: dict, *, update:
     claim = _claim(case, submission_key, urls)
     if update:
         claim["meta"] = {"profile": [CLAIM_UPDATE_PROFILE]}
-    claim["item"][0]["extension"] = [
+    claim["item"][0]["extension"].append(
         {"url": PAS_SD + "extension-requestedService", "valueReference": _ref(urls["request"])}
+    )
+    if case.order.diagnosis_codes:
+        claim["item"][0]["diagnosisSequence"] = [1]
+    claim["careTeam"] = [
+        {
+            "extension": [{"url": CARE_TEAM_SCOPE, "valueBoolean": True}],
+            "sequence": 1,
+            "provider": _ref(urls["practitioner_role"]),
+        }
     ]
-    claim["careTeam"] = [{"sequence": 1, "provider": _ref(urls["practitioner"])}]
     claim["diagnosis"] = [
         {"sequence": i, "diagnosisCodeableConcept": {"coding": [{"system": ICD10, "code": dx}]}}
         for i, dx in enumerate(case.order.diagnosis_codes or [], start=1)
@@ -269,42 +391,127 @@ def _cancelled(info: dict) -> dict:
     return info
 
 
-class _Supporting:
-    """supportingInfo entries; each document becomes one DocumentReference however many Claims cite it."""
+@dataclass(frozen=True)
+class NotSent:
+    """A document of the case that did not go with the request, and why (the case names it)."""
 
-    def __init__(self, b: _Builder, urls: dict):
+    document_id: int
+    title: str
+    reason: str
+
+
+def _document_information(report_type: str, description: str, control: str = "") -> dict:
+    # PAS documentInformation (PWK): report type (X12 755), sent electronically (756 EL).
+    parts = [
+        {"url": "reportTypeCode", "valueCodeableConcept": {"coding": [{"system": X12 + "755", "code": report_type}]}},
+        {"url": "transmissionMethod", "valueCodeableConcept": {"coding": [{"system": X12 + "756", "code": "EL"}]}},
+    ]
+    if control:
+        parts.append({"url": "controlNumber", "valueString": control})
+    parts.append({"url": "description", "valueString": description[:80]})
+    return {"url": DOCUMENT_INFORMATION, "extension": parts}
+
+
+class _Supporting:
+    """supportingInfo entries; each document becomes one DocumentReference however many Claims cite it.
+
+    Documents and the summary go as PAS `additionalInformation` (a PASDocumentReference
+    with its content inline, as the profile requires: `attachment.data`, no `url`);
+    staff's message as `freeFormMessage` text. New documents are embedded while the
+    payer's byte budget lasts; one without content, or past the budget, is left out
+    and listed in `not_sent` for the case to name (send it by fax or portal).
+    """
+
+    def __init__(self, b: _Builder, urls: dict, budget: int | None = None):
         self.b, self.urls = b, urls
         self.documents: dict[int, str] = {}
+        self.remaining = EMBED_MAX_BYTES if budget is None else budget
+        self.not_sent: list[NotSent] = []
 
-    def text(self, kind: str, text: str) -> dict:
-        # The medical-necessity summary is "additional information"; staff's answer to a
-        # pended request is a free-form message to the payer.
-        code = "additionalInformation" if kind == "summary" else "freeFormMessage"
-        return {
-            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": code}]},
-            "valueString": text[:10000],
-        }
-
-    def document(self, document, *, embed: bool = True, pk: int | None = None, title: str = "") -> dict:
-        pk = document.pk if document is not None else pk
-        if pk not in self.documents:
-            if document is not None:
-                attachment = _attachment(document) if embed else _attachment_metadata(document)
-            else:  # sent before, no longer on the case: named by its title only
-                attachment = {"title": title[:200] or "Document"}
-            doc = {
+    def _doc_reference(self, identifier: dict, description: str, attachment: dict) -> str:
+        return self.b.add(
+            {
                 "resourceType": "DocumentReference",
-                "identifier": [{"system": DOCUMENT_SYSTEM, "value": str(pk)}],
+                "meta": {"profile": [PAS_SD + "profile-documentreference"]},
+                "identifier": [identifier],
                 "status": "current",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "34109-9", "display": "Note"}]},
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
+                                "code": "clinical-note",
+                            }
+                        ]
+                    }
+                ],
                 "subject": _ref(self.urls["patient"]),
-                "description": (document.title if document is not None else title or "Document")[:200],
+                "description": description[:200],
                 "content": [{"attachment": attachment}],
             }
-            self.documents[pk] = self.b.add(doc)
+        )
+
+    def text(self, kind: str, text: str) -> dict:
+        if kind != "summary":  # staff's answer to a pended request: a free-form message to the payer
+            return {
+                "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "freeFormMessage"}]},
+                "valueString": text[:10000],
+            }
+        # The medical-necessity summary: a text/plain document (the IG's additionalInformation
+        # takes a reference only).
+        text = text[:10000]
+        url = self._doc_reference(
+            {"system": SUMMARY_SYSTEM, "value": hashlib.sha256(text.encode()).hexdigest()[:16]},
+            "Medical necessity summary",
+            {
+                "contentType": "text/plain; charset=utf-8",
+                "title": "Medical necessity summary",
+                "data": base64.b64encode(text.encode()).decode(),
+            },
+        )
         return {
-            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "freeFormMessage"}]},
+            "extension": [_document_information("03", "Medical necessity summary")],
+            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "additionalInformation"}]},
+            "valueReference": _ref(url),
+        }
+
+    def document(self, document, *, embed: bool = True, pk: int | None = None, title: str = "") -> dict | None:
+        pk = document.pk if document is not None else pk
+        if pk not in self.documents:
+            if document is not None and embed:
+                reason = self._why_not(document)
+                if reason:
+                    self.not_sent.append(NotSent(document.pk, document.title[:200], reason))
+                    return None
+                attachment = _attachment(document)
+                self.remaining -= document.size_bytes
+            elif document is not None:  # the payer has it from an earlier request: not its bytes again
+                attachment = _attachment_metadata(document)
+            else:  # sent before, no longer on the case: named by its title only
+                attachment = {"title": title[:200] or "Document"}
+            self.documents[pk] = self._doc_reference(
+                {"system": DOCUMENT_SYSTEM, "value": str(pk)},
+                document.title if document is not None else title or "Document",
+                attachment,
+            )
+        kind = getattr(document, "kind", "")
+        return {
+            "extension": [
+                _document_information(
+                    REPORT_TYPE.get(kind, "OZ"), (document.title if document else title) or "Document", str(pk)
+                )
+            ],
+            "category": {"coding": [{"system": SUPPORTING_INFO_TYPE, "code": "additionalInformation"}]},
             "valueReference": _ref(self.documents[pk]),
         }
+
+    def _why_not(self, document) -> str:
+        if not document.file or not document.size_bytes:
+            return "its content is not here (the EHR note could not be fetched)"
+        if document.size_bytes > self.remaining:
+            return f"over the payer's size budget ({document.size_bytes:,} bytes; {max(self.remaining, 0):,} left)"
+        return ""
 
     def as_sent(self, entry: dict, documents: dict) -> dict:
         """One entry of a prior request as it was sent (texts as stored, documents by reference)."""
@@ -324,7 +531,9 @@ def _initial_supporting(case: PriorAuthCase, sup: _Supporting, message: str) -> 
     if case.summary_text:
         supporting.append(sup.text("summary", case.summary_text))
     for document in case.documents.all():
-        supporting.append(sup.document(document))
+        info = sup.document(document)
+        if info is not None:
+            supporting.append(info)
     if message:
         supporting.append(sup.text("message", message))
     for i, info in enumerate(supporting, start=1):
@@ -353,7 +562,8 @@ def _updated_supporting(
             if not current:
                 _changed(_cancelled(info), "changed")
             elif current != entry.get("text"):
-                info["valueString"] = current
+                # Same sequence, the new text as its own document, flagged changed.
+                info = {**sup.text("summary", current), "sequence": entry["seq"]}
                 _changed(info, "changed")
         elif kind == "document" and entry.get("document") not in documents:
             _changed(_cancelled(info), "changed")
@@ -365,7 +575,7 @@ def _updated_supporting(
     new_documents = sorted(
         (d for pk, d in documents.items() if pk not in sent_documents), key=lambda d: (d.created_at, d.pk)
     )
-    added += [sup.document(d) for d in new_documents]
+    added += [info for info in (sup.document(d) for d in new_documents) if info is not None]
     if message:
         added.append(sup.text("message", message))
     for info in added:
@@ -406,7 +616,13 @@ def _place_first(b: _Builder, claim: dict) -> None:
 
 
 def build_request_bundle(
-    case: PriorAuthCase, *, submission_key: str, prior: PriorClaim | None = None, message: str = ""
+    case: PriorAuthCase,
+    *,
+    submission_key: str,
+    prior: PriorClaim | None = None,
+    message: str = "",
+    budget: int | None = None,
+    not_sent: list | None = None,
 ) -> dict:
     """The $submit Bundle: Claim first, then Patient, payer and practice, Coverage,
     Practitioner, the order, and the packet (summary and documents).
@@ -417,12 +633,14 @@ def build_request_bundle(
     what was added since (documents, a changed summary, staff's `message`)
     flagged `infoChanged`. The items are unchanged, so they carry no flag.
     Documents the payer already has are referenced without their bytes.
+    New documents are embedded within `budget` bytes (the payer's; default 5 MB);
+    those left out are appended to `not_sent` for the case to name.
     """
     b = _Builder()
     b.entries.append({"fullUrl": _urn()})  # the Claim's place, filled last
     urls = _parties(b, case)
     _order_entries(b, case, urls)
-    sup = _Supporting(b, urls)
+    sup = _Supporting(b, urls, budget)
     claim = _full_claim(case, submission_key, urls, update=prior is not None)
     if prior is None:
         supporting = _initial_supporting(case, sup, message)
@@ -432,6 +650,8 @@ def build_request_bundle(
         claim["related"] = _related(prior.key, b.add(_prior_claim(case, prior, urls, sup, documents)))
     if supporting:
         claim["supportingInfo"] = supporting
+    if not_sent is not None:
+        not_sent.extend(sup.not_sent)
     _place_first(b, claim)
     return _request_bundle(submission_key, b.entries)
 
@@ -452,8 +672,9 @@ def build_cancel_bundle(case: PriorAuthCase, *, cancel_key: str, prior: PriorCla
     sup = _Supporting(b, urls)
     cancel = {"coding": [{"system": X12_CERTIFICATION_TYPE, "code": CERTIFICATION_CANCEL, "display": "Cancel"}]}
     claim = _full_claim(case, cancel_key, urls, update=True)
-    claim["extension"] = [{"url": CERTIFICATION_TYPE, "valueCodeableConcept": cancel}]
+    claim.setdefault("extension", []).append({"url": CERTIFICATION_TYPE, "valueCodeableConcept": cancel})
     for item in claim["item"]:
+        item["extension"] = [e for e in item["extension"] if e["url"] != CERTIFICATION_TYPE]
         item["extension"].append({"url": CERTIFICATION_TYPE, "valueCodeableConcept": cancel})
         _changed(_cancelled(item), "changed")
     documents = {d.pk: d for d in case.documents.all()}
@@ -476,6 +697,16 @@ def sent_supporting(bundle: dict) -> list[dict]:
             entry |= {"kind": "summary" if code == "additionalInformation" else "message", "text": info["valueString"]}
         else:
             doc = by_url.get((info.get("valueReference") or {}).get("reference"), {})
+            if any(i.get("system") == SUMMARY_SYSTEM for i in doc.get("identifier") or []):
+                data = ((doc.get("content") or [{}])[0].get("attachment") or {}).get("data", "")
+                entry |= {"kind": "summary", "text": base64.b64decode(data).decode() if data else ""}
+                if any(
+                    m.get("url") == INFO_CANCELLED and m.get("valueBoolean")
+                    for m in info.get("modifierExtension") or []
+                ):
+                    entry["cancelled"] = True
+                sent.append(entry)
+                continue
             ident = next((i for i in doc.get("identifier") or [] if i.get("system") == DOCUMENT_SYSTEM), {})
             if not ident.get("value", "").isdigit():
                 continue
@@ -505,21 +736,18 @@ def build_inquiry_bundle(case: PriorAuthCase, *, submission_key: str) -> dict:
 
 def _attachment_metadata(document) -> dict:
     """A document the payer already has: what it is, without its bytes again."""
+    # No `url`: an EHR-local "DocumentReference/<id>" means nothing to the payer.
     attachment = {"title": document.title[:200], "contentType": document.content_type or "application/octet-stream"}
-    if document.ehr_reference:
-        attachment["url"] = document.ehr_reference
-    elif document.size_bytes:
+    if document.size_bytes:
         attachment["size"] = document.size_bytes
     return attachment
 
 
 def _attachment(document) -> dict:
     attachment = {"title": document.title[:200], "contentType": document.content_type or "application/octet-stream"}
-    if document.file and 0 < document.size_bytes <= EMBED_MAX_BYTES:
-        with document.file.open("rb") as fh:
-            attachment["data"] = base64.b64encode(fh.read()).decode()
-    elif document.ehr_reference:
-        attachment["url"] = document.ehr_reference
+    # PASDocumentReference: the content inline (`data` 1..1, `url` 0..0); callers check size first.
+    with document.file.open("rb") as fh:
+        attachment["data"] = base64.b64encode(fh.read()).decode()
     return attachment
 
 

@@ -6,18 +6,22 @@ from dataclasses import replace
 
 from django.utils import timezone
 
+from cases.models import CaseEvent, Role, Task
+from cases.services import case_event_add, task_create
 from integrations.base import ChannelBase, IntegrationError, PayerDecision, SubmissionReceipt
 from integrations.pas.bundle import (
+    NotSent,
     PriorClaim,
     build_cancel_bundle,
     build_inquiry_bundle,
     build_request_bundle,
     sent_supporting,
 )
-from integrations.pas.client import PasClient
-from integrations.pas.parse import PasResponseError, parse_claim_response
+from integrations.pas.client import PasClient, client_for
+from integrations.pas.parse import PasResponseError, has_claim_response, parse_claim_response, response_bundle
 from integrations.pas.subscriptions import subscription_wanted
 from integrations.submission.models import Exchange, Submission
+from payers.models import Benefit, benefit_for
 
 
 class PasChannel(ChannelBase):
@@ -32,25 +36,40 @@ class PasChannel(ChannelBase):
         subscription_wanted(case=case)
 
     def submit(self, case, *, submission_key: str, replaces_key: str = "", message: str = "") -> SubmissionReceipt:
-        client = PasClient(case.payer.fhir_base_url)
+        if benefit_for(case.order.code_system, case.rule if case.rule_id else None) == Benefit.PHARMACY:
+            # The registry routes these to ePA; this is the last guard before the wire.
+            raise IntegrationError(
+                "A pharmacy-benefit drug is not sent by PAS (CMS-0057-F's API excludes drugs): use the ePA channel.",
+                permanent=True,
+            )
+        client = client_for(case.payer)
         prior = prior_claim(case, replaces_key) if replaces_key else None
-        bundle = build_request_bundle(case, submission_key=submission_key, prior=prior, message=message)
+        not_sent: list[NotSent] = []
+        bundle = build_request_bundle(
+            case,
+            submission_key=submission_key,
+            prior=prior,
+            message=message,
+            budget=client.connection.max_document_bytes if client.connection else None,
+            not_sent=not_sent,
+        )
         # Kept before the call: the next update numbers and flags its supportingInfo from it.
         Submission.objects.filter(idempotency_key=submission_key).update(sent_supporting=sent_supporting(bundle))
         body, exchange = _call(client, Exchange.Operation.SUBMIT, case, submission_key, bundle)
         decision = _parse(body, exchange)
         _keep_response_id(submission_key, body)
+        documents_not_sent(case=case, submission_key=submission_key, not_sent=not_sent)
         tracking = decision.payer_tracking_id or submission_key
         # A payer that decided at once says so in the $submit answer; "queued" means later.
         final = decision if decision.status != "still_pending" else None
         return SubmissionReceipt(tracking_id=tracking, decision=final, raw_reference=decision.raw_reference)
 
     def check_status(self, case, *, submission_key: str) -> PayerDecision | None:
-        client = PasClient(case.payer.fhir_base_url)
+        client = client_for(case.payer)
         bundle = build_inquiry_bundle(case, submission_key=submission_key)
         body, exchange = _call(client, Exchange.Operation.INQUIRE, case, submission_key, bundle)
-        if body.get("resourceType") == "Bundle" and not body.get("entry"):
-            return None  # the payer does not know this request
+        if not has_claim_response(body):
+            return None  # the payer does not know this request (an inquiry answer with no ClaimResponse)
         decision = _parse(body, exchange)
         _keep_response_id(submission_key, body)
         return decision
@@ -60,10 +79,36 @@ class PasChannel(ChannelBase):
         certification type is 3 (Cancel), posted to `$submit` under its own
         identifier `cancel_key`. Returns the payer's answer (CANCELLED = confirmed)."""
         cancel_key = cancel_key or f"{submission_key}-cancel"
-        client = PasClient(case.payer.fhir_base_url)
+        client = client_for(case.payer)
         bundle = build_cancel_bundle(case, cancel_key=cancel_key, prior=prior_claim(case, submission_key))
         body, exchange = _call(client, Exchange.Operation.CANCEL, case, cancel_key, bundle)
         return _parse(body, exchange)
+
+
+def documents_not_sent(*, case, submission_key: str, not_sent: list[NotSent]) -> None:
+    """Name on the case every document the payer did not get with this request, with a task to send it.
+
+    Nothing is dropped silently: the timeline says which and why, and a coordinator
+    task (one per document) asks for it to go by fax or portal.
+    """
+    for item in not_sent:
+        case_event_add(
+            case=case,
+            kind=CaseEvent.Kind.DOCUMENT,
+            message=f"Not sent with the PAS request: {item.title} ({item.reason}). Send it by fax or portal.",
+            document_id=item.document_id,
+            submission=submission_key,
+        )
+        task_create(
+            case=case,
+            kind=Task.Kind.SUBMIT,
+            title=f"Send by fax or portal: {item.title} (not sent with the PAS request)",
+            detail=f"{item.reason.capitalize()}. Send the document to {case.payer} by fax or its portal, quoting our "
+            f"request {submission_key}, and note it on the case.",
+            assignee=case.assignee,
+            role="" if case.assignee_id else Role.COORDINATOR,
+            dedupe_key=f"pas-not-sent-{item.document_id}",
+        )
 
 
 def prior_claim(case, key: str) -> PriorClaim:
@@ -121,6 +166,10 @@ def _call(client: PasClient, operation: str, case, submission_key: str, bundle: 
 
 def response_id(body: dict) -> str:
     """The id of the (first) ClaimResponse in a PAS answer: its id, else the tail of its fullUrl."""
+    try:
+        body = response_bundle(body)
+    except PasResponseError:
+        return ""
     for entry in body.get("entry") or []:
         resource = (entry or {}).get("resource") or {}
         if resource.get("resourceType") == "ClaimResponse":

@@ -29,6 +29,7 @@ from cases.models import PriorAuthCase, Status
 from integrations.pas.bundle import build_inquiry_bundle
 from integrations.pas.models import SandboxClaim, SandboxPayer
 from integrations.pas.sandbox import requester_identifier
+from integrations.pas.sandbox_auth import sandbox_credentials_ensure
 from integrations.submission.models import PayerLink
 from payers.models import Channel, Payer
 
@@ -61,6 +62,8 @@ def demo_pas_sandbox(*, base_url: str, out=None, **_) -> int:
         )
         payer.fhir_base_url = f"{base_url.rstrip('/')}/sandbox/payer/{slug}/fhir"
         payer.save(update_fields=["fhir_base_url"])
+        # The sandbox asks for a bearer token as a real payer does: the demo payer gets its key.
+        sandbox_credentials_ensure(payer=payer, sandbox=sandbox, base_url=base_url)
         link, _ = PayerLink.objects.get_or_create(payer=payer)
         link.poll_minutes = DEMO_POLL_MINUTES
         # Kept across re-seeds: the sandbox's subscriptions send it back with every notification.
@@ -86,7 +89,7 @@ def demo_pas_sandbox(*, base_url: str, out=None, **_) -> int:
                     "review_action": review,
                     "received_at": case.submitted_at or now,
                     "decide_at": decide_at,
-                    "claim": {"claim": claim, "patient": entries[1], "insurer": entries[2]},
+                    "claim": {"claim": claim, "patient": entries[1], "insurer": entries[2], "provider": entries[3]},
                     "requester_identifier": requester_identifier(claim, entries),
                     # A pended case's result is old news; a submitted one's is pushed when it is decided.
                     "notified_at": now if case.status == Status.PENDED else None,

@@ -71,6 +71,14 @@ class SandboxPayer(models.Model):
     error_rate = models.FloatField(default=0.0, help_text="Share of requests answered 503 (0–1).")
     timeout_rate = models.FloatField(default=0.0, help_text="Share of requests that hang (0–1).")
     timeout_seconds = models.FloatField(default=35.0, help_text="How long a hanging request hangs.")
+    # Auth as a real payer asks for it: a bearer token from /token, got with a JWT client
+    # assertion signed by the client's private key (verified with this public key).
+    require_auth = models.BooleanField(
+        default=True, help_text="Refuse $submit/$inquire/Subscription without a valid bearer token."
+    )
+    client_id = models.CharField(max_length=200, blank=True)
+    client_public_key_pem = models.TextField("client's public key (PEM)", blank=True)
+    token_lifetime_seconds = models.PositiveIntegerField(default=300)
 
     def __str__(self) -> str:
         return f"Sandbox payer {self.slug}"
@@ -159,3 +167,55 @@ class SandboxNotification(models.Model):
 
     def __str__(self) -> str:
         return f"Sandbox {self.kind} {self.pk} ({self.state})"
+
+
+class PayerConnection(models.Model):
+    """How we reach one payer's PAS endpoint: its auth, client certificate and document budget.
+
+    Auth `oauth_private_key_jwt` is OAuth 2.0 client credentials with a signed JWT
+    client assertion (SMART Backend Services / UDAP B2B style). The private key and
+    the client certificate's key are stored encrypted (`integrations.pas.secrets`),
+    never in plain text and never shown in admin; tokens live only in the cache.
+    """
+
+    class Auth(models.TextChoices):
+        NONE = "none", "None (sandbox without auth)"
+        PRIVATE_KEY_JWT = "oauth_private_key_jwt", "OAuth 2.0 client credentials, private_key_jwt"
+
+    class Algorithm(models.TextChoices):
+        RS384 = "RS384", "RS384"
+        ES384 = "ES384", "ES384"
+
+    payer = models.OneToOneField("payers.Payer", on_delete=models.CASCADE, related_name="pas_connection")
+    auth = models.CharField(max_length=24, choices=Auth.choices, default=Auth.PRIVATE_KEY_JWT)
+    token_url = models.URLField("token URL", max_length=300, blank=True)
+    client_id = models.CharField(max_length=200, blank=True)
+    scopes = models.CharField(max_length=500, blank=True, default="system/Claim.write system/ClaimResponse.read")
+    key_id = models.CharField("key id (kid)", max_length=200, blank=True)
+    algorithm = models.CharField(max_length=8, choices=Algorithm.choices, default=Algorithm.RS384)
+    private_key_encrypted = models.TextField(blank=True, editable=False)
+    # Mutual TLS: the client certificate (public, PEM) and its key (encrypted).
+    client_cert_pem = models.TextField("client certificate (PEM)", blank=True)
+    client_cert_key_encrypted = models.TextField(blank=True, editable=False)
+    max_document_bytes = models.PositiveIntegerField(
+        default=5 * 1024 * 1024,
+        help_text="Bytes of documents one request may carry; the rest is named on the case to send by fax or portal.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"PAS connection to payer {self.payer_id}"
+
+    @property
+    def has_private_key(self) -> bool:
+        return bool(self.private_key_encrypted)
+
+    def set_private_key(self, pem: str) -> None:
+        from integrations.pas.secrets import seal
+
+        self.private_key_encrypted = seal(pem)
+
+    def set_client_cert_key(self, pem: str) -> None:
+        from integrations.pas.secrets import seal
+
+        self.client_cert_key_encrypted = seal(pem)

@@ -2,11 +2,18 @@
 
 Two layouts are found in the wild:
 
-- **PAS 2.x** (the IG's profiles): the decision is per item, in
-  `ClaimResponse.item.adjudication.extension[reviewAction]`, a complex
-  extension whose `reviewActionCode` is an X12 306 code, `number` the
-  authorization number and `reasonCode` the reason; the item carries
-  `itemPreAuthPeriod` and `itemAuthorizedDetail` (approved quantity).
+- **PAS 2.x** (the IG's profiles, `ClaimResponse.fsh` of IG 2.2.1): the
+  decision is per item, in `ClaimResponse.item.adjudication.extension[reviewAction]`
+  (also on `addItem`, and on the header `ClaimResponse.adjudication`), a
+  complex extension whose `code` slice is a *defined* extension, so on the
+  wire its url is the canonical `…/extension-reviewActionCode` (an X12 306
+  code); `number` (the authorization number) and `reasonCode` (X12 278
+  review decision reason, code list 886) are plain slices with bare urls.
+  The item carries `extension-itemPreAuthPeriod` and
+  `extension-itemAuthorizedDetail` (its `quantity` slice: approved units).
+  What the payer asks for comes as `CommunicationRequest` (payload a LOINC
+  attachment code) or a PAS `Task` (input `attachments-needed`). An
+  `$inquire` answer may be a `Parameters` with `responseBundle`.
   `outcome = queued` with no review action yet means "received, no decision".
 - **The older reference implementation** (HL7-DaVinci/prior-auth): one
   `ClaimResponse.extension[reviewAction]` as a string or code, `preAuthRef`,
@@ -19,6 +26,7 @@ before anything is applied, so a malformed answer changes no case.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 from integrations.base import DecisionStatus, ItemDecision, PayerDecision, PayerResponseUnreadable
@@ -26,11 +34,33 @@ from integrations.fhir_json import outcome_text
 
 PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
 REVIEW_ACTION = PAS + "extension-reviewAction"
+# The reviewAction's `code` slice is the defined extension ReviewActionCode: on the wire
+# its url is this canonical URL, not the slice name.
+REVIEW_ACTION_CODE = PAS + "extension-reviewActionCode"
+AUTHORIZATION_NUMBER = PAS + "extension-authorizationNumber"
+ITEM_AUTHORIZED_PROVIDER = PAS + "extension-itemAuthorizedProvider"
+PROVIDER_TYPE = PAS + "extension-authorizedProviderType"  # defined sub-extension: canonical url
+ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+X12_98 = "https://codesystem.x12.org/005010/98"  # entity identifier codes
+X12_755 = "https://codesystem.x12.org/005010/755"  # attachment report type codes
+# LOINC attachment codes a payer may ask for, named for staff (others are shown by code).
+ATTACHMENT_LOINC = {
+    "11488-4": "Consult note",
+    "11502-2": "Laboratory report",
+    "11506-3": "Progress note",
+    "11508-9": "Physical therapy progress note",
+    "18748-4": "Diagnostic imaging study",
+    "18776-5": "Plan of care note",
+    "28570-0": "Procedure note",
+    "34117-2": "History and physical note",
+}
+X12_886 = "https://codesystem.x12.org/external/886"  # X12 278 review decision reason codes
 REVIEW_ACTION_REASON = PAS + "extension-reviewActionReason"
 ITEM_PERIOD = PAS + "extension-itemPreAuthPeriod"
 ITEM_AUTHORIZED_DETAIL = PAS + "extension-itemAuthorizedDetail"
 AUTHORIZED_EVENT_DATE = PAS + "extension-authorizedEventDate"
 X12_306 = "https://codesystem.x12.org/005010/306"
+_LOINC = re.compile(r"\d{1,7}-\d")
 
 S = DecisionStatus
 REVIEW_ACTION_CODES: dict[str, DecisionStatus] = {
@@ -176,9 +206,35 @@ def _require_reference(parent: dict, name: str, path: str, index: set[str]) -> N
         raise PasResponseError(f"{path}.{name} refers to {ref[:80]!r}, which is not in the bundle")
 
 
+def response_bundle(body) -> dict:
+    """The Bundle in a payer's answer: the body itself, or the `responseBundle` of an
+    `$inquire` answered as `Parameters` (the IG's PASClaimInquiryOperationResponseExample)."""
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        for i, param in enumerate(_list(body, "parameter", "Parameters")):
+            param = _obj(param, f"Parameters.parameter[{i}]")
+            if param.get("name") == "responseBundle":
+                return _obj(param.get("resource"), f"Parameters.parameter[{i}].resource")
+        raise PasResponseError("the Parameters answer has no responseBundle")
+    return body
+
+
+def has_claim_response(body) -> bool:
+    """Whether an answer carries any ClaimResponse (an inquiry about a request the payer does not know has none)."""
+    try:
+        bundle = response_bundle(body)
+    except PasResponseError:
+        return True  # let the parser say what is wrong
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        return True
+    entries = bundle.get("entry") or []
+    return any(
+        isinstance(e, dict) and (e.get("resource") or {}).get("resourceType") == "ClaimResponse" for e in entries
+    )
+
+
 def parse_claim_response(bundle: dict) -> PayerDecision:
     """The payer's decision in a PAS response (or $inquire) bundle. Raises PasResponseError."""
-    bundle = _obj(bundle, "response")
+    bundle = _obj(response_bundle(_obj(bundle, "response")), "response")
     rtype = bundle.get("resourceType")
     if rtype == "OperationOutcome":
         raise PasResponseError("the payer answered with an OperationOutcome: " + outcome_text(bundle, limit=300))
@@ -227,11 +283,17 @@ def parse_claim_response(bundle: dict) -> PayerDecision:
 
 
 def _item_decisions(cr: dict, path: str) -> list[ItemDecision]:
+    """One decision per item (and per payer-added `addItem`) that carries a review action.
+    A header-level `ClaimResponse.adjudication` review action counts for the whole
+    request when no line has one of its own."""
     decisions = []
-    for i, item in enumerate(_list(cr, "item", path)):
-        ipath = f"{path}.item[{i}]"
+    lines = [(f"{path}.item[{i}]", item) for i, item in enumerate(_list(cr, "item", path))]
+    lines += [(f"{path}.addItem[{i}]", item) for i, item in enumerate(_list(cr, "addItem", path))]
+    for i, (ipath, item) in enumerate(lines):
         item = _obj(item, ipath)
         sequence = item.get("itemSequence", i + 1)
+        if isinstance(sequence, list):  # addItem.itemSequence is 0..*: the first item it answers
+            sequence = sequence[0] if sequence else i + 1
         if not isinstance(sequence, int) or isinstance(sequence, bool):
             raise PasResponseError(f"{ipath}.itemSequence must be an integer")
         action = None
@@ -243,8 +305,11 @@ def _item_decisions(cr: dict, path: str) -> list[ItemDecision]:
                 break
         if action is None:
             continue  # no decision on this line yet
+        number_ext = _extensions(item, AUTHORIZATION_NUMBER, ipath)
         ext, epath = action
         code, reason_code, number = _pas2_review_action(ext, epath)
+        if not number and number_ext:
+            number = _str(number_ext[0], "valueString", f"{ipath}.extension[authorizationNumber]")
         start, end = None, None
         for period_ext in _extensions(item, ITEM_PERIOD, ipath):
             start, end = _period(period_ext.get("valuePeriod"), f"{ipath}.extension[itemPreAuthPeriod].valuePeriod")
@@ -268,25 +333,48 @@ def _item_decisions(cr: dict, path: str) -> list[ItemDecision]:
                 reason_code=reason_code,
             )
         )
+    if not decisions:
+        for j, adj in enumerate(_list(cr, "adjudication", path)):
+            adj = _obj(adj, f"{path}.adjudication[{j}]")
+            found = _extensions(adj, REVIEW_ACTION, f"{path}.adjudication[{j}]")
+            if found:
+                epath = f"{path}.adjudication[{j}].extension[reviewAction]"
+                code, reason_code, number = _pas2_review_action(found[0], epath)
+                decisions.append(
+                    ItemDecision(
+                        sequence=0,
+                        status=_review_status(code, epath),
+                        review_action_code=code,
+                        authorization_number=number,
+                        reason_code=reason_code,
+                    )
+                )
+                break
     return decisions
 
 
 def _pas2_review_action(ext: dict, path: str) -> tuple[str, str, str]:
     """(review action code, reason code, number) from the complex reviewAction extension."""
     code = ""
-    sub = _sub(ext, "reviewActionCode", path)
+    sub = _sub(ext, REVIEW_ACTION_CODE, path)
     if sub is not None:
-        system, code, _ = _concept_code(sub.get("valueCodeableConcept") or {}, f"{path}.reviewActionCode")
+        system, code, _ = _concept_code(sub.get("valueCodeableConcept") or {}, f"{path}.code")
         if system and system != X12_306:
-            raise PasResponseError(f"{path}.reviewActionCode has system {system[:60]!r}, expected X12 306")
-    elif "valueCodeableConcept" in ext:  # a flattened variant some payers send
-        _, code, _ = _concept_code(ext["valueCodeableConcept"], path)
+            raise PasResponseError(f"{path}.code has system {system[:60]!r}, expected X12 306")
+    else:
+        for bare in ("reviewActionCode", "code"):
+            if _sub(ext, bare, path) is not None:
+                # Neither the IG (canonical url) nor the reference implementation (a flat value).
+                raise PasResponseError(
+                    f"{path} names its code sub-extension {bare!r}; the IG's is {REVIEW_ACTION_CODE}"
+                )
     if not code:
-        raise PasResponseError(f"{path} has no reviewActionCode")
-    reason = _sub(ext, "reasonCode", path)
+        raise PasResponseError(f"{path} has no code (extension-reviewActionCode)")
     reason_code = ""
-    if reason is not None:
-        _, reason_code, _ = _concept_code(reason.get("valueCodeableConcept") or {}, f"{path}.reasonCode")
+    for reason in _list(ext, "extension", path):
+        if isinstance(reason, dict) and reason.get("url") == "reasonCode":  # 0..*: the first one is kept
+            _, reason_code, _ = _concept_code(reason.get("valueCodeableConcept") or {}, f"{path}.reasonCode")
+            break
     number = _sub(ext, "number", path)
     return code, reason_code, (_str(number, "valueString", f"{path}.number") if number else "")
 
@@ -317,7 +405,14 @@ def _pas2_decision(cr, items, outcome, created, info, tracking, path) -> PayerDe
     starts = [i.effective_start for i in granted if i.effective_start]
     ends = [i.effective_end for i in granted if i.effective_end]
     units = [i.units_approved for i in granted if i.units_approved is not None]
-    number = _str(cr, "preAuthRef", path) or next((i.authorization_number for i in granted), "")
+    header_number = next(
+        (
+            _str(e, "valueString", f"{path}.extension[authorizationNumber]")
+            for e in _extensions(cr, AUTHORIZATION_NUMBER, path)
+        ),
+        "",
+    )
+    number = _str(cr, "preAuthRef", path) or header_number or next((i.authorization_number for i in granted), "")
     reason_code = next((i.reason_code for i in items if i.status in (S.DENIED, S.PENDED) and i.reason_code), "")
     first_code = next((i.review_action_code for i in items if i.status == status), items[0].review_action_code)
     return PayerDecision(
@@ -407,23 +502,65 @@ def _reason_text(cr: dict, path: str) -> str:
 
 
 def _info_requests(cr: dict, entries: list[dict], path: str) -> list[str]:
-    """What the payer asks for: CommunicationRequest payloads in the bundle (PAS 2.x)."""
+    """What the payer asks for, in words staff can act on.
+
+    PAS 2.x: `CommunicationRequest`s named by `ClaimResponse.communicationRequest`
+    (else every one in the bundle), whose payload is a LOINC attachment code
+    (`18776-5`) or free text, with the X12 755 category, the service line and the
+    diagnosis it concerns; and PAS `Task`s whose `attachments-needed` inputs name
+    LOINC codes. The reference implementation's free-text payloads read the same way.
+    """
     asked = []
     by_ref = {}
+    tasks = []
     for e in entries:
         r = e.get("resource") or {}
         if r.get("resourceType") == "CommunicationRequest":
             by_ref[e.get("fullUrl")] = r
             by_ref[f"CommunicationRequest/{r.get('id')}"] = r
+        elif r.get("resourceType") == "Task":
+            tasks.append(r)
     refs = [
         _str(_obj(r, f"{path}.communicationRequest"), "reference", path)
         for r in _list(cr, "communicationRequest", path)
     ]
     requests = [by_ref[ref] for ref in refs if ref in by_ref] or list({id(r): r for r in by_ref.values()}.values())
     for req in requests:
+        req = _obj(req, "CommunicationRequest")
+        context = []
+        category = req.get("category")
+        if isinstance(category, list):  # R4: 0..*; the PAS profile allows one
+            category = category[0] if category else None
+        if category:
+            _, code, text = _concept_code(category, "CommunicationRequest.category")
+            context.append(text or f"X12 755 code {code}")
+        for ext in _extensions(req, PAS + "extension-serviceLineNumber", "CommunicationRequest"):
+            context.append(f"service line {ext.get('valuePositiveInt')}")
         for i, payload in enumerate(_list(req, "payload", "CommunicationRequest")):
-            payload = _obj(payload, f"CommunicationRequest.payload[{i}]")
-            text = _str(payload, "contentString", f"CommunicationRequest.payload[{i}]")
-            if text:
-                asked.append(text)
+            ppath = f"CommunicationRequest.payload[{i}]"
+            payload = _obj(payload, ppath)
+            text = _str(payload, "contentString", ppath)
+            if not text:
+                continue
+            about = list(context)
+            for ext in _extensions(payload, PAS + "extension-communicatedDiagnosis", ppath):
+                _, dx, _ = _concept_code(ext.get("valueCodeableConcept") or {}, f"{ppath}.communicatedDiagnosis")
+                about.append(f"diagnosis {dx}")
+            if _LOINC.fullmatch(text):
+                text = f"{ATTACHMENT_LOINC.get(text, 'Attachment')} (LOINC {text})"
+            asked.append(text + (f" ({'; '.join(about)})" if about else ""))
+    for t, task in enumerate(tasks):
+        for i, inp in enumerate(_list(task, "input", f"Task[{t}]")):
+            inp = _obj(inp, f"Task[{t}].input[{i}]")
+            _, kind, _ = _concept_code(inp.get("type") or {}, f"Task[{t}].input[{i}].type")
+            if kind == "attachments-needed" and inp.get("valueCodeableConcept"):
+                _, code, text = _concept_code(inp["valueCodeableConcept"], f"Task[{t}].input[{i}]")
+                line = [
+                    f"service line {e.get('valuePositiveInt')}"
+                    for e in _extensions(inp, PAS + "extension-serviceLineNumber", f"Task[{t}].input[{i}]")
+                ]
+                name = text or ATTACHMENT_LOINC.get(code, "Attachment")
+                asked.append(f"{name} (LOINC {code})" + (f" ({line[0]})" if line else ""))
+            elif kind == "questionnaire-context" and inp.get("valueString"):
+                asked.append(f"Questionnaire: {_str(inp, 'valueString', f'Task[{t}].input[{i}]')}")
     return asked

@@ -3,7 +3,8 @@ at /sandbox/payer/<slug>/fhir/, answering in the PAS 2.x layout.
 
 Each request's outcome is drawn once on receipt from the sandbox payer's
 weights (seeded by the Claim identifier, so it is repeatable) and revealed
-after `decision_delay_seconds`; before that the answer is "queued". A share of
+after `decision_delay_seconds`; before that the answer has no review action
+(`outcome = partial`). A share of
 calls answers 503 or hangs, so the demo exercises backoff and the breaker.
 
 A PAS Claim Update (`Claim.related` → a request this payer has) is taken for a
@@ -39,12 +40,21 @@ from integrations.pas.bundle import (
 )
 from integrations.pas.models import SandboxClaim, SandboxPayer
 from integrations.pas.parse import (
+    ADJUDICATION,
     ITEM_AUTHORIZED_DETAIL,
+    ITEM_AUTHORIZED_PROVIDER,
     ITEM_PERIOD,
     PAS,
+    PROVIDER_TYPE,
     REVIEW_ACTION,
+    REVIEW_ACTION_CODE,
+    X12_98,
     X12_306,
+    X12_755,
+    X12_886,
 )
+from integrations.pas.sandbox_auth import bearer_refusal
+from integrations.pas.sandbox_auth import unauthorized as _unauthorized
 
 CLAIM_RESPONSE_PROFILE = PAS + "profile-claimresponse"
 DENIAL_REASONS = [
@@ -53,10 +63,11 @@ DENIAL_REASONS = [
     ("NET1", "Rendering provider is out of network for this plan."),
     ("", "Denied."),  # an unspecific denial, which the app must flag
 ]
+# What a pended request asks for: (X12 755 report type, LOINC attachment code, the payer's note).
 PEND_REQUESTS = [
-    "Send the most recent office note documenting functional limitation.",
-    "Send the HbA1c result from the last 90 days.",
-    "Send physical therapy notes covering at least 6 weeks.",
+    ("09", "11506-3", "Send the most recent office note documenting functional limitation."),
+    ("LA", "11502-2", "Send the HbA1c result from the last 90 days."),
+    ("PN", "11508-9", "Send physical therapy notes covering at least 6 weeks."),
 ]
 
 
@@ -118,90 +129,127 @@ def _request_parts(bundle: dict) -> tuple[dict, list[dict]]:
     return claim, entries
 
 
+def _adjudication(action: list[dict]) -> list[dict]:
+    # The IG fixes item.adjudication.category to adjudication#submitted.
+    return [
+        {
+            "category": {"coding": [{"system": ADJUDICATION, "code": "submitted"}]},
+            "extension": [{"url": REVIEW_ACTION, "extension": action}],
+        }
+    ]
+
+
 def response_bundle(row: SandboxClaim, *, now) -> dict:
-    """A PAS 2.x response bundle for a stored request: queued until decided, then the decision."""
+    """A PAS 2.x response bundle (IG 2.2.1 PASResponseBundle) for a stored request.
+
+    Before the decision is visible the ClaimResponse has `outcome = partial` and
+    its items no review action (the IG allows only complete | error | partial,
+    not `queued`); once decided, each item carries `reviewAction` with its `code`
+    under the defined extension's canonical URL, `number`, `reasonCode` (X12 886),
+    the authorized provider, period and quantity. A pended request names what the
+    payer needs in a PAS CommunicationRequest (LOINC attachment code).
+    """
     stored = row.claim
     claim = stored["claim"]
     patient_entry, insurer_entry = stored.get("patient"), stored.get("insurer")
+    provider_entry = stored.get("provider")
     decided = now >= row.decide_at
     rng = random.Random(row.claim_identifier + "/detail")
+    slug = row.sandbox_payer.slug
     cr = {
         "resourceType": "ClaimResponse",
         "id": claim_response_id(row),
         "meta": {"profile": [CLAIM_RESPONSE_PROFILE]},
-        "identifier": [{"system": f"urn:sandbox-payer:{row.sandbox_payer.slug}", "value": f"SBX-{row.pk:06d}"}],
+        "identifier": [{"system": f"urn:sandbox-payer:{slug}", "value": f"SBX-{row.pk:06d}"}],
         "status": "active",
         "type": claim.get("type") or {"coding": [{"code": "professional"}]},
         "use": "preauthorization",
         "patient": claim.get("patient"),
         "created": (row.decide_at if decided else row.received_at).isoformat(timespec="seconds"),
         "insurer": claim.get("insurer"),
-        "outcome": "complete" if decided else "queued",
+        # The request is named by its identifier: the Claim itself is not sent back.
+        "request": {"identifier": {"system": SUBMISSION_SYSTEM, "value": row.claim_identifier}},
+        "outcome": "complete" if decided else "partial",
     }
+    if provider_entry:
+        cr["requestor"] = claim.get("provider")
     entries = [{"fullUrl": f"urn:uuid:{cr['id']}", "resource": cr}]
-    for entry in (patient_entry, insurer_entry):
+    for entry in (patient_entry, insurer_entry, provider_entry):
         if entry:
             entries.append(entry)
-    if decided:
+    authorized_provider = {
+        "url": ITEM_AUTHORIZED_PROVIDER,
+        "extension": [
+            {
+                "url": PROVIDER_TYPE,
+                "valueCodeableConcept": {"coding": [{"system": X12_98, "code": "SJ", "display": "Service Provider"}]},
+            }
+        ],
+    }
+    if provider_entry:
+        authorized_provider["extension"].insert(0, {"url": "provider", "valueReference": claim.get("provider")})
+    items = []
+    notes = []
+    for item in claim.get("item") or [{"sequence": 1}]:
+        out = {"itemSequence": item.get("sequence", 1), "extension": [authorized_provider]}
+        items.append(out)
+        if not decided:
+            continue
         code = row.review_action
-        items = []
-        for item in claim.get("item") or [{"sequence": 1}]:
-            action = [
-                {"url": "reviewActionCode", "valueCodeableConcept": {"coding": [{"system": X12_306, "code": code}]}}
+        action = [{"url": REVIEW_ACTION_CODE, "valueCodeableConcept": {"coding": [{"system": X12_306, "code": code}]}}]
+        if code in ("A1", "A2"):
+            number = f"AUTH-{row.pk:06d}"
+            action.append({"url": "number", "valueString": number})
+            cr["preAuthRef"] = number
+            start = timezone.localdate(now)
+            requested = (item.get("quantity") or {}).get("value", 1)
+            units = requested if code == "A1" else max(1, int(requested) // 2)
+            period = {"start": start.isoformat(), "end": (start + timedelta(days=90)).isoformat()}
+            out["extension"] += [
+                {"url": ITEM_PERIOD, "valuePeriod": period},
+                {"url": ITEM_AUTHORIZED_DETAIL, "extension": [{"url": "quantity", "valueQuantity": {"value": units}}]},
             ]
-            out = {"itemSequence": item.get("sequence", 1), "adjudication": []}
-            if code in ("A1", "A2"):
-                number = f"AUTH-{row.pk:06d}"
-                action.append({"url": "number", "valueString": number})
-                cr["preAuthRef"] = number
-                start = timezone.localdate(now)
-                requested = (item.get("quantity") or {}).get("value", 1)
-                units = requested if code == "A1" else max(1, int(requested) // 2)
-                out["extension"] = [
+            if code == "A2" and units < requested:
+                notes.append(f"Approved {units} of {requested} units requested.")
+            elif code == "A2":
+                period["end"] = (start + timedelta(days=30)).isoformat()
+                notes.append("Approved for 30 days; a longer period needs a new request.")
+        elif code == "A3":
+            reason_code, text = rng.choice(DENIAL_REASONS)
+            if reason_code:
+                action.append(
                     {
-                        "url": ITEM_PERIOD,
-                        "valuePeriod": {"start": start.isoformat(), "end": (start + timedelta(days=90)).isoformat()},
-                    },
-                    {
-                        "url": ITEM_AUTHORIZED_DETAIL,
-                        "extension": [{"url": "quantity", "valueQuantity": {"value": units}}],
-                    },
-                ]
-                if code == "A2" and units < requested:
-                    cr["processNote"] = [{"text": f"Approved {units} of {requested} units requested."}]
-                elif code == "A2":
-                    out["extension"][0]["valuePeriod"]["end"] = (start + timedelta(days=30)).isoformat()
-                    cr["processNote"] = [{"text": "Approved for 30 days; a longer period needs a new request."}]
-            elif code == "A3":
-                reason_code, text = rng.choice(DENIAL_REASONS)
-                if reason_code:
-                    action.append({"url": "reasonCode", "valueCodeableConcept": {"coding": [{"code": reason_code}]}})
-                cr["processNote"] = [{"text": text}]
-            elif code == "A4":
-                asked = rng.choice(PEND_REQUESTS)
-                comm = {
-                    "resourceType": "CommunicationRequest",
-                    "id": uuid.uuid5(uuid.NAMESPACE_URL, row.claim_identifier + "/info").hex,
-                    "status": "active",
-                    "payload": [{"contentString": asked}],
-                }
-                entries.append({"fullUrl": f"urn:uuid:{comm['id']}", "resource": comm})
-                cr["communicationRequest"] = [{"reference": f"urn:uuid:{comm['id']}"}]
-                cr["outcome"] = "queued"
-            out["adjudication"] = [
-                {
-                    "category": {
-                        "coding": [
-                            {"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "submitted"}
-                        ]
-                    },
-                    "extension": [{"url": REVIEW_ACTION, "extension": action}],
-                }
-            ]
-            items.append(out)
-        cr["item"] = items
+                        "url": "reasonCode",
+                        "valueCodeableConcept": {"coding": [{"system": X12_886, "code": reason_code}]},
+                    }
+                )
+            notes.append(text)
+        elif code == "A4" and "communicationRequest" not in cr:
+            category, loinc, text = rng.choice(PEND_REQUESTS)
+            comm = {
+                "resourceType": "CommunicationRequest",
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, row.claim_identifier + "/info").hex,
+                "meta": {"profile": [PAS + "profile-communicationrequest"]},
+                # The attachment control number the provider quotes when it sends the document.
+                "identifier": [{"system": f"urn:sandbox-payer:{slug}:attachment", "value": f"ACN-{row.pk:06d}"}],
+                "status": "active",
+                "category": [{"coding": [{"system": X12_755, "code": category}]}],
+                "extension": [{"url": PAS + "extension-serviceLineNumber", "valuePositiveInt": out["itemSequence"]}],
+                "payload": [{"contentString": loinc}],
+            }
+            if insurer_entry:
+                comm["requester"] = claim.get("insurer")
+            entries.append({"fullUrl": f"urn:uuid:{comm['id']}", "resource": comm})
+            cr["communicationRequest"] = [{"reference": f"urn:uuid:{comm['id']}"}]
+            notes.append(text)
+        out["adjudication"] = _adjudication(action)
+    cr["item"] = items
+    if notes:
+        cr["processNote"] = [{"number": i, "text": t} for i, t in enumerate(dict.fromkeys(notes), start=1)]
     return {
         "resourceType": "Bundle",
+        "meta": {"profile": [PAS + "profile-pas-response-bundle"]},
+        "identifier": {"system": f"urn:sandbox-payer:{slug}:transaction", "value": row.claim_identifier},
         "type": "collection",
         "timestamp": now.isoformat(timespec="seconds"),
         "entry": entries,
@@ -230,12 +278,15 @@ def _find_entry(entries: list[dict], ref: dict | None) -> dict | None:
 @login_not_required
 @require_POST
 def operation(request, payer: str, op: str):
-    # No auth: the sandbox exists only in the embedded setup (off with PRODUCTION).
+    # The sandbox exists only in the embedded setup (off with PRODUCTION); it asks for a bearer token as a payer would.
     if not settings.SANDBOX_ENABLED or op not in ("submit", "inquire"):
         raise Http404
     sp = SandboxPayer.objects.filter(slug=payer).first()
     if sp is None:
         return _outcome(404, f"no sandbox payer '{payer}'")
+    refused = bearer_refusal(request, sp)
+    if refused:
+        return _unauthorized(refused)
     misbehaving = _misbehave(sp)
     if misbehaving is not None:
         return misbehaving
@@ -253,13 +304,23 @@ def operation(request, payer: str, op: str):
     row = SandboxClaim.objects.filter(sandbox_payer=sp, claim_identifier=identifier).first()
     if op == "inquire":
         if row is None:
-            return _json(200, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+            # PASInquiryResponseBundle: no ClaimResponse = no matching request.
+            return _json(
+                200,
+                {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "timestamp": now.isoformat(timespec="seconds"),
+                    "entry": [],
+                },
+            )
         return _json(200, response_bundle(row, now=now))
     if row is None:
         stored = {
             "claim": claim,
             "patient": _find_entry(entries, claim.get("patient")),
             "insurer": _find_entry(entries, claim.get("insurer")),
+            "provider": _find_entry(entries, claim.get("provider")),
         }
         review, decide_at = _draw(sp, identifier), now + timedelta(seconds=sp.decision_delay_seconds)
         prior_identifier = _related_identifier(claim, entries)

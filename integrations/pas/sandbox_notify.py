@@ -43,6 +43,8 @@ from integrations.fhir_json import outcome_response as _outcome
 from integrations.pas.bundle import SUBMISSION_SYSTEM
 from integrations.pas.models import SandboxClaim, SandboxNotification, SandboxPayer, SandboxSubscription
 from integrations.pas.sandbox import claim_response_id, response_bundle
+from integrations.pas.sandbox_auth import bearer_refusal
+from integrations.pas.sandbox_auth import unauthorized as _unauthorized
 from integrations.pas.subscriptions import BACKPORT, FILTER_CRITERIA, PAS_TOPIC, PAYLOAD_CONTENT, STATUS_R4
 
 log = logging.getLogger(__name__)
@@ -136,12 +138,15 @@ def _as_resource(sub: SandboxSubscription) -> dict:
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def subscription(request, payer: str, pk: int | None = None):
-    # No auth: the sandbox exists only in the embedded setup (off with PRODUCTION).
+    # The sandbox exists only in the embedded setup (off with PRODUCTION); it asks for a bearer token as a payer would.
     if not settings.SANDBOX_ENABLED:
         raise Http404
     sp = SandboxPayer.objects.filter(slug=payer).first()
     if sp is None:
         return _outcome(404, f"no sandbox payer '{payer}'")
+    refused = bearer_refusal(request, sp)
+    if refused:
+        return _unauthorized(refused)
     if pk is not None:
         if request.method != "GET":
             return _outcome(405, "use GET on a Subscription")

@@ -31,7 +31,7 @@ from cases.models import CaseEvent, Practice, PriorAuthCase
 from cases.services import case_event_add
 from integrations.base import IntegrationError
 from integrations.fhir_json import outcome_text
-from integrations.pas.client import PasClient
+from integrations.pas.client import client_for
 from integrations.pas.models import PayerSubscription
 from integrations.submission.models import PayerLink, Submission
 from payers.models import Payer
@@ -154,7 +154,7 @@ def subscription_ensure(*, payer_id: int, practice_id: int, force: bool = False)
         row.refresh_from_db()
         return row  # another worker is on it, or it became active meanwhile
     try:
-        _status, answer = PasClient(payer.fhir_base_url).create_subscription(resource)
+        _status, answer = client_for(payer).create_subscription(resource)
         subscription_id, state = _read_answer(answer)
     except IntegrationError as exc:
         _record(row, state=S.ERROR, last_error=_advice(str(exc)))

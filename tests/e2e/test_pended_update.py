@@ -5,6 +5,7 @@ import pytest
 
 from cases.models import Status
 from integrations.pas.models import SandboxPayer
+from integrations.pas.sandbox_auth import sandbox_credentials_ensure
 from integrations.submission.models import PayerLink, Submission
 from integrations.submission.services import submission_request, submission_send
 from integrations.submission.tasks import submit
@@ -29,6 +30,7 @@ def test_coordinator_answers_a_pended_request_and_the_payer_decides(
         fhir_base_url=f"{live_server.url}/sandbox/payer/harbor/fhir",
     )
     PayerLink.objects.create(payer=payer)
+    sandbox_credentials_ensure(payer=payer, sandbox=sandbox, base_url=live_server.url)  # the sandbox wants a token
     order = f.OrderFactory(
         practice=practice, ordering_provider=owner_provider, patient__last_name="Okafor", patient__first_name="Ada"
     )

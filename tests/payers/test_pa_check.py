@@ -34,7 +34,8 @@ def test_required_rule_answers_with_rule_channel_and_requirements(acme):
     assert result["channel"] == "pas"
     assert [r["id"] for r in result["requirements"]] == [req.pk]
     assert result["requirements"][0]["description"] == "Neurology note within 30 days"
-    assert set(result) == {"decision", "rule_id", "channel", "requirements"}
+    assert set(result) == {"decision", "rule_id", "channel", "benefit", "requirements"}
+    assert result["benefit"] == "medical"
 
 
 @pytest.mark.django_db
@@ -44,7 +45,13 @@ def test_not_required_rule(acme):
     # when checked
     result = _pa_check("--payer", "Acme Health", "--code", "99213", "--date", "2026-03-02")
     # then not required, no channel
-    assert result == {"decision": "not_required", "rule_id": rule.pk, "channel": None, "requirements": []}
+    assert result == {
+        "decision": "not_required",
+        "rule_id": rule.pk,
+        "channel": None,
+        "benefit": "medical",
+        "requirements": [],
+    }
 
 
 @pytest.mark.django_db
@@ -54,7 +61,7 @@ def test_nothing_matching_is_unknown(acme):
     # when a code no rule covers is checked
     result = _pa_check("--payer", "Acme Health", "--code", "70553", "--date", "2026-03-02")
     # then a human must check
-    assert result == {"decision": "unknown", "rule_id": None, "channel": None, "requirements": []}
+    assert result == {"decision": "unknown", "rule_id": None, "channel": None, "benefit": "medical", "requirements": []}
 
 
 @pytest.mark.django_db

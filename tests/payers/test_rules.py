@@ -209,7 +209,13 @@ def test_a_tie_below_the_winner_is_not_a_conflict(payer, gold):
 
 def test_no_rule_is_unknown_with_no_rule_and_no_channel(payer):
     decision = _check(payer, "99499")
-    assert decision.as_dict() == {"decision": "unknown", "rule_id": None, "channel": None, "requirements": []}
+    assert decision.as_dict() == {
+        "decision": "unknown",
+        "rule_id": None,
+        "channel": None,
+        "benefit": "medical",
+        "requirements": [],
+    }
     assert decision.reason
 
 

@@ -5,7 +5,7 @@
 //                              Medplum's R4 validator, checks the Claim is first
 //                              with use=preauthorization and that every reference
 //                              resolves inside the bundle, stores the request as a
-//                              transaction, writes a ClaimResponse (PAS 2.x layout)
+//                              transaction, writes a ClaimResponse (IG 2.2.1 shape)
 //                              through the router (validated too) and answers with
 //                              a Bundle [ClaimResponse, Patient, insurer].
 //                              A PAS Claim Update (Claim.related → the prior Claim,
@@ -88,6 +88,10 @@ function checkRequest(bundle) {
   return null;
 }
 
+// The IG 2.2.1 shape (ClaimResponse.fsh): the reviewAction's `code` slice is the defined
+// extension ReviewActionCode, so its url is the canonical one; `number` and `reasonCode`
+// are plain slices. Before a decision: outcome "partial" and no review action (the IG
+// allows complete | error | partial, not queued).
 function claimResponse(claim, patientRef, insurerRef, code) {
   const cr = {
     resourceType: 'ClaimResponse',
@@ -100,35 +104,55 @@ function claimResponse(claim, patientRef, insurerRef, code) {
     created: new Date().toISOString(),
     insurer: { reference: insurerRef },
     request: { reference: `Claim/${claim.id}` },
-    outcome: code === 'queued' || code === 'A4' ? 'queued' : 'complete',
+    outcome: code === 'queued' ? 'partial' : 'complete',
   };
+  const authorizedProvider = {
+    url: PAS + 'extension-itemAuthorizedProvider',
+    extension: [{ url: PAS + 'extension-authorizedProviderType', valueCodeableConcept: { coding: [{ system: 'https://codesystem.x12.org/005010/98', code: 'SJ' }] } }],
+  };
+  const item = { itemSequence: 1, extension: [authorizedProvider] };
   if (code !== 'queued') {
-    const action = [{ url: 'reviewActionCode', valueCodeableConcept: { coding: [{ system: X12, code }] } }];
-    const item = { itemSequence: 1, adjudication: [{ category: { coding: [{ code: 'submitted' }] }, extension: [{ url: PAS + 'extension-reviewAction', extension: action }] }] };
+    const action = [{ url: PAS + 'extension-reviewActionCode', valueCodeableConcept: { coding: [{ system: X12, code }] } }];
+    item.adjudication = [{ category: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/adjudication', code: 'submitted' }] }, extension: [{ url: PAS + 'extension-reviewAction', extension: action }] }];
     if (code === 'A1' || code === 'A2') {
       action.push({ url: 'number', valueString: 'PEER-AUTH-1' });
       cr.preAuthRef = 'PEER-AUTH-1';
-      item.extension = [{ url: PAS + 'extension-itemPreAuthPeriod', valuePeriod: { start: '2026-03-01', end: '2026-05-30' } }];
+      item.extension.push({ url: PAS + 'extension-itemPreAuthPeriod', valuePeriod: { start: '2026-03-01', end: '2026-05-30' } });
     }
     if (code === 'A3') {
-      action.push({ url: 'reasonCode', valueCodeableConcept: { coding: [{ code: 'MN01' }] } });
-      cr.processNote = [{ text: 'Medical necessity criteria not met.' }];
+      action.push({ url: 'reasonCode', valueCodeableConcept: { coding: [{ system: 'https://codesystem.x12.org/external/886', code: 'MN01' }] } });
+      cr.processNote = [{ number: 1, text: 'Medical necessity criteria not met.' }];
     }
-    cr.item = [item];
+    if (code === 'A4') cr.processNote = [{ number: 1, text: 'Send the most recent progress note.' }];
   }
+  cr.item = [item];
   return cr;
 }
+
+const reviewCode = (cr) =>
+  cr.item?.[0]?.adjudication?.[0]?.extension?.[0]?.extension?.find((x) => x.url === PAS + 'extension-reviewActionCode')?.valueCodeableConcept?.coding?.[0]?.code;
 
 async function answer(crStored) {
   const [, patient] = await fhir('GET', crStored.patient.reference);
   const [, insurer] = await fhir('GET', crStored.insurer.reference);
   const base = `http://127.0.0.1:${port}/fhir`;
-  return {
-    resourceType: 'Bundle',
-    type: 'collection',
-    timestamp: new Date().toISOString(),
-    entry: [crStored, patient, insurer].map((r) => ({ fullUrl: `${base}/${r.resourceType}/${r.id}`, resource: r })),
-  };
+  const cr = { ...crStored };
+  const entries = [cr, patient, insurer].map((r) => ({ fullUrl: `${base}/${r.resourceType}/${r.id}`, resource: r }));
+  if (reviewCode(crStored) === 'A4') {
+    // What the payer needs, as a PAS CommunicationRequest: a LOINC attachment code for service line 1.
+    const comm = {
+      resourceType: 'CommunicationRequest',
+      id: `info-${crStored.id}`,
+      identifier: [{ system: 'urn:peer-payer:attachment', value: `ACN-${crStored.id}` }],
+      status: 'active',
+      category: [{ coding: [{ system: 'https://codesystem.x12.org/005010/755', code: '09' }] }],
+      extension: [{ url: PAS + 'extension-serviceLineNumber', valuePositiveInt: 1 }],
+      payload: [{ contentString: '11506-3' }],
+    };
+    cr.communicationRequest = [{ reference: `CommunicationRequest/${comm.id}` }];
+    entries.push({ fullUrl: `${base}/CommunicationRequest/${comm.id}`, resource: comm });
+  }
+  return { resourceType: 'Bundle', meta: { profile: [PAS + 'profile-pas-response-bundle'] }, identifier: { system: 'urn:peer-payer:transaction', value: crStored.identifier[0].value }, type: 'collection', timestamp: new Date().toISOString(), entry: entries };
 }
 
 const submissionId = (claim) => (claim?.identifier || []).find((i) => i.system === SUBMISSION)?.value;
@@ -186,10 +210,10 @@ async function inquire(bundle) {
   if (claim?.resourceType !== 'Claim' || !ident) return [400, outcome('invalid', 'an inquiry needs the Claim with its identifier')];
   const [, found] = await fhir('GET', `/Claim?identifier=${encodeURIComponent(SUBMISSION + '|' + ident.value)}`);
   const stored = found.entry?.[0]?.resource;
-  if (!stored) return [200, { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }];
+  if (!stored) return [200, { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry: [] }];
   const [, responses] = await fhir('GET', `/ClaimResponse?request=${encodeURIComponent('Claim/' + stored.id)}`);
   const cr = responses.entry?.[0]?.resource;
-  if (!cr) return [200, { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }];
+  if (!cr) return [200, { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry: [] }];
   return [200, await answer(cr)];
 }
 

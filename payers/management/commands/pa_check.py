@@ -69,6 +69,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(decision.as_dict()))
             return
         self.stdout.write(f"{decision.decision}: {decision.reason}")
+        if decision.benefit:
+            self.stdout.write(f"Benefit: {decision.benefit}")
         if decision.channel:
             self.stdout.write(f"Channel: {decision.channel}")
         if decision.rule and decision.rule.criteria_reference:

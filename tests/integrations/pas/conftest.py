@@ -9,6 +9,7 @@ import requests
 
 from cases.models import Status
 from integrations.pas.models import SandboxPayer
+from integrations.pas.sandbox_auth import sandbox_credentials_ensure
 from integrations.submission.models import PayerLink
 from payers.models import Channel
 from tests import factories as f
@@ -57,6 +58,8 @@ def sandboxed(pas_payer, sandbox_payer, live_server, settings):
     pas_payer.fhir_base_url = f"{live_server.url}/sandbox/payer/{sandbox_payer.slug}/fhir"
     pas_payer.save()
     PayerLink.objects.get_or_create(payer=pas_payer)
+    # As a real payer: every call needs a bearer token got with our signed client assertion.
+    sandbox_credentials_ensure(payer=pas_payer, sandbox=sandbox_payer, base_url=live_server.url)
     return sandbox_payer
 
 

@@ -35,7 +35,8 @@ def test_submit_is_accepted_by_medplum_and_decision_parsed(peer, full_case, coor
     assert log == [{"method": "POST", "path": "/Claim/$submit", "contentType": "application/fhir+json"}]
 
 
-@pytest.mark.parametrize("kind,code,system", [("medication", "1991302", "RxNorm"), ("device", "E0601", "HCPCS")])
+# A drug reaches PAS only on the medical benefit (a J-code); pharmacy drugs go to ePA (test_drug_benefit.py).
+@pytest.mark.parametrize("kind,code,system", [("medication", "J1745", "HCPCS"), ("device", "E0601", "HCPCS")])
 def test_medication_and_device_requests_validate(peer, full_case, kind, code, system):
     order = full_case.order
     order.kind, order.code, order.code_system = kind, code, system

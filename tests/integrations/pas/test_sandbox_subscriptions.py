@@ -28,6 +28,9 @@ FHIR = "/sandbox/payer/harbor/fhir"
 @pytest.fixture
 def sandbox_on(settings, sandbox_payer):
     settings.SANDBOX_ENABLED = True
+    # These tests post shapes straight to the sandbox; its bearer-token check is tested in test_payer_auth.py.
+    sandbox_payer.require_auth = False
+    sandbox_payer.save(update_fields=["require_auth"])
     return sandbox_payer
 
 

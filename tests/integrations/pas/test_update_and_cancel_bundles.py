@@ -30,7 +30,7 @@ from integrations.pas.bundle import (
 from integrations.pas.channel import prior_claim
 from integrations.submission.models import Submission
 from tests import factories as f
-from tests.integrations.pas.bundle_refs import bundle_references
+from tests.integrations.pas.bundle_refs import bundle_references, supporting_text
 
 SUMMARY = "Headaches for 8 weeks despite two preventive drugs."
 
@@ -120,7 +120,7 @@ def test_update_relates_to_the_prior_claim_and_adds_only_what_is_new(sent_case, 
     # Prior entries keep their sequences unflagged; the new document and the message are "added".
     infos = {i["sequence"]: i for i in claim["supportingInfo"]}
     assert sorted(infos) == [1, 2, 3, 4]
-    assert infos[1]["valueString"] == SUMMARY and _changed(infos[1]) is None
+    assert supporting_text(bundle, infos[1]) == SUMMARY and _changed(infos[1]) is None
     assert _changed(infos[2]) is None
     assert _changed(infos[3]) == "added" and _changed(infos[4]) == "added"
     assert infos[4]["valueString"] == "Functional limitation documented."
@@ -143,7 +143,8 @@ def test_a_changed_summary_is_flagged_changed(sent_case):
     sent_case.save()
     bundle = build_request_bundle(sent_case, submission_key="k2", prior=prior_claim(sent_case, "case-1-sub-1"))
     summary = next(i for i in bundle["entry"][0]["resource"]["supportingInfo"] if i["sequence"] == 1)
-    assert summary["valueString"].endswith("nocturnal awakenings.") and _changed(summary) == "changed"
+    assert supporting_text(bundle, summary).endswith("nocturnal awakenings.") and _changed(summary) == "changed"
+    assert "valueString" not in summary  # additionalInformation: a reference only
 
 
 def test_update_of_an_update_names_the_first_by_identifier_only(sent_case):
