@@ -23,6 +23,7 @@ def test_notify_needs_the_payer_secret_not_a_session(as_user, who, payer):
         pytest.param("pas:sandbox_operation", ["harbor", "submit"], "post", marks=covers("pas:sandbox_operation")),
         pytest.param("pas:sandbox_subscriptions", ["harbor"], "post", marks=covers("pas:sandbox_subscriptions")),
         pytest.param("pas:sandbox_subscription", ["harbor", 1], "get", marks=covers("pas:sandbox_subscription")),
+        pytest.param("pas:sandbox_token", ["harbor"], "post", marks=covers("pas:sandbox_token")),
     ],
 )
 @pytest.mark.parametrize("enabled", [False, True])
