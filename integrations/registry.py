@@ -15,7 +15,7 @@ BY_HAND = "by_hand"
 
 CHANNELS: dict[str, str] = {
     "pas": "integrations.pas.channel.PasChannel",
-    "x12_278": "integrations.submission.manual.X12ByHand",
+    "x12_278": "integrations.x12_278.channel.X12Channel",
     "fax": "integrations.submission.manual.FaxByHand",
     "portal": "integrations.submission.manual.PortalByHand",
     "epa": "integrations.submission.manual.EpaByHand",

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("integrations.ehr_fhir.urls")),
     path("", include("integrations.submission.urls")),
     path("", include("integrations.pas.urls")),
+    path("", include("integrations.x12_278.urls")),
 ]
