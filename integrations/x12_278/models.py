@@ -69,6 +69,15 @@ class Clearinghouse(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        # The control-number counter is only ever moved by next_control_number(): saving a row loaded
+        # earlier (admin, a test) must not wind it back, or a control number would be issued twice.
+        if self.pk and not kwargs.get("update_fields") and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.attname for f in self._meta.concrete_fields if f.attname not in ("id", "last_interchange_control")
+            ]
+        super().save(*args, **kwargs)
+
     def set_password(self, value: str) -> None:
         self.password_encrypted = secret_encrypt(value)
 
