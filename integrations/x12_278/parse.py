@@ -414,7 +414,7 @@ def parse_271(text: str) -> Eligibility:
     if not ebs:
         raise X12ResponseError("The 271 has no EB (eligibility) segment for the member.")
     plan = next((s.get(5) for s in ebs if s.get(5)), "")
-    group = next((s.get(3) or s.get(2) for s in subscriber if s.tag == "REF" and s.get(1) in ("6P", "18")), "")
+    group = next((s.get(2) for s in subscriber if s.tag == "REF" and s.get(1) in ("6P", "18")), "")
     start = end = None
     for s in subscriber:
         if s.tag == "DTP" and s.get(1) in ("346", "356", "291", "307"):
