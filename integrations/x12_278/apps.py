@@ -13,10 +13,14 @@ class X12Config(AppConfig):
 
         from cases.models import PriorAuthCase
         from cases.ui import case_section_register
-        from integrations.x12_278 import models, tasks
+        from integrations.x12_278 import models, signals
 
         auditlog.register(models.Clearinghouse, exclude_fields=["password_encrypted", "client_key_encrypted"])
         auditlog.register(models.PayerRoute)
         # Beside the submission section: is the member covered, as the payer says.
         case_section_register("x12_278/_case_eligibility.html", column="side", order=15)
-        post_save.connect(tasks.case_opened, sender=PriorAuthCase, dispatch_uid="x12-eligibility-on-open")
+        from cases.demo import demo_hook_register
+        from integrations.x12_278.demo import demo_x12_sandbox
+
+        demo_hook_register(demo_x12_sandbox, order=30)
+        post_save.connect(signals.case_opened, sender=PriorAuthCase, dispatch_uid="x12-eligibility-on-open")

@@ -18,6 +18,7 @@ from cases.models import CaseEvent, Role, Task
 from cases.services import case_event_add, task_create
 from integrations.base import IntegrationError
 from integrations.x12_278 import request as x12req
+from integrations.x12_278.exchange import exchange_call, interchange_for
 from integrations.x12_278.models import EligibilityCheck, Interchange, PayerRoute
 from integrations.x12_278.parse import parse_271
 
@@ -31,8 +32,6 @@ def eligibility_check(*, case, route: PayerRoute | None = None, actor=None) -> E
     Returns None when the payer has no X12 route (nothing to ask). Never raises
     for the payer's or the transport's failure: that is recorded on the check.
     """
-    from integrations.x12_278.channel import exchange_call, interchange_for
-
     route = route or PayerRoute.objects.select_related("clearinghouse", "payer").filter(payer_id=case.payer_id).first()
     if route is None or not route.clearinghouse.active:
         return None

@@ -30,7 +30,7 @@ def _check_due(case) -> list[int]:
     return ids
 
 
-@pytest.mark.parametrize("channel", ["fax", "portal", "x12_278", "epa", "none"])
+@pytest.mark.parametrize("channel", ["fax", "portal", "epa", "none"])
 def test_no_answer_by_the_follow_up_time_makes_one_task_per_interval(
     channel, time_machine, practice, owner_provider, coordinator
 ):
