@@ -113,7 +113,7 @@ def test_staff_rerun_it_from_the_case_page(
     before = case.eligibility_checks.count()
     url = reverse("x12_278:case_eligibility", args=[case.pk])
     client.force_login(owner_clinician)
-    assert client.post(url).status_code == 404  # clinicians do not verify coverage
+    assert client.post(url).status_code == 403  # clinicians do not verify coverage
     client.force_login(coordinator)
     response = client.post(url)
     assert response.status_code == 302
