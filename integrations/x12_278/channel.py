@@ -26,12 +26,17 @@ from integrations.x12_278 import request as x12req
 from integrations.x12_278.eligibility import eligibility_check_if_stale
 from integrations.x12_278.exchange import exchange_call, interchange_for, route_for
 from integrations.x12_278.models import Interchange
-from integrations.x12_278.parse import X12Rejected, X12ResponseError, parse_278_response
+from integrations.x12_278.parse import X12Rejected, X12ResponseError, parse_278_response, referenced_traces
+from integrations.x12_278.x12 import clean
 
 
-def _decide(text: str, exchange: Exchange) -> PayerDecision:
+def _decide(text: str, exchange: Exchange, trace: str) -> PayerDecision:
     try:
         decision = parse_278_response(text)
+        # The answer names the request it answers (TRN*2 = our trace): another request's answer is not ours.
+        referenced = referenced_traces(text)
+        if referenced and clean(trace) not in referenced:
+            raise X12ResponseError(f"The 278 answers trace {', '.join(referenced)}, not ours ({clean(trace)}).")
     except (X12ResponseError, X12Rejected) as exc:
         Exchange.objects.filter(pk=exchange.pk).update(result=Exchange.Result.ERROR, error=str(exc)[:2000])
         raise
@@ -62,7 +67,7 @@ class X12Channel(ChannelBase):
             body_for=lambda p: x12req.request_segments(case, trace=submission_key, parties=p),
         )
         text, exchange = exchange_call(case, route, ix, Exchange.Operation.SUBMIT, submission_key)
-        decision = _decide(text, exchange)
+        decision = _decide(text, exchange, submission_key)
         final = decision if decision.status != DecisionStatus.STILL_PENDING else None
         return SubmissionReceipt(
             tracking_id=decision.payer_tracking_id or submission_key,
@@ -85,7 +90,7 @@ class X12Channel(ChannelBase):
         )
         text, exchange = exchange_call(case, route, ix, Exchange.Operation.INQUIRE, submission_key)
         try:
-            return _decide(text, exchange)
+            return _decide(text, exchange, submission_key)
         except X12Rejected as exc:
             # The payer has no such request (AAA on the inquiry): the engine counts it as unknown.
             Exchange.objects.filter(pk=exchange.pk).update(error=str(exc)[:2000])
@@ -111,4 +116,4 @@ class X12Channel(ChannelBase):
             ),
         )
         text, exchange = exchange_call(case, route, ix, Exchange.Operation.CANCEL, cancel_key)
-        return _decide(text, exchange)
+        return _decide(text, exchange, submission_key)

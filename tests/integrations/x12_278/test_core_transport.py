@@ -183,3 +183,20 @@ def test_an_x12_the_clearinghouse_does_not_take_gets_a_999_that_pyx12_validates(
     with tempfile.NamedTemporaryFile("w", suffix=".x12", delete=False) as fh:
         fh.write(answer.payload)
     assert pyx12.x12n_document.x12n_document(pyx12.params.params(), fh.name, fd_997=None, fd_html=None)
+
+
+def test_an_answer_for_another_request_is_not_applied(route, practice, owner_provider, monkeypatch):
+    from integrations.x12_278 import channel as x12channel
+    from integrations.x12_278.parse import X12ResponseError
+    from tests.integrations.x12_278.test_parse_278_response import event, interchange
+
+    route.eligibility = False
+    route.save()
+    case = x12_case(practice, owner_provider, route.payer)
+    other = interchange(event("HCR*A1*AUTH1")).replace("TRN*2*case-7-sub-1*", "TRN*2*SOMEONE-ELSE*")
+    exchange = Exchange.objects.create(case=case, payer=case.payer, operation="submit", url="x")
+    monkeypatch.setattr(x12channel, "exchange_call", lambda *a, **k: (other, exchange))
+    with pytest.raises(X12ResponseError, match="answers trace SOMEONE-ELSE"):
+        x12channel.X12Channel().submit(case, submission_key="case-1-sub-1")
+    exchange.refresh_from_db()
+    assert exchange.result == "error"
