@@ -16,6 +16,7 @@ permanent (the settings or our request are wrong: a person fixes them).
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import os
@@ -126,7 +127,7 @@ def send(clearinghouse, *, kind: str, payload: str, payload_id: str) -> CoreAnsw
     )
     files = {name: (None, value) for name, value in fields.items()}
     timeout = (settings.X12_CONNECT_TIMEOUT_SECONDS, settings.X12_READ_TIMEOUT_SECONDS)
-    with _client_cert(clearinghouse) as cert:
+    with client_cert_file(clearinghouse) as cert:
         try:
             response = requests.post(clearinghouse.endpoint_url, files=files, timeout=timeout, cert=cert)
         except requests.Timeout:
@@ -174,26 +175,20 @@ def send(clearinghouse, *, kind: str, payload: str, payload_id: str) -> CoreAnsw
     )
 
 
-class _client_cert:
-    """requests needs the client certificate and key as files: written for the call, removed after."""
-
-    def __init__(self, clearinghouse):
-        self.clearinghouse = clearinghouse
-        self.path = ""
-
-    def __enter__(self):
-        ch = self.clearinghouse
-        if ch.auth != ch.Auth.CERTIFICATE:
-            return None
-        key = ch.client_key()
-        if not ch.client_certificate_pem or not key:
-            raise CoreError(f"{ch} uses a client certificate but none is stored: set it in admin.", permanent=True)
-        fd, self.path = tempfile.mkstemp(suffix=".pem")
-        with os.fdopen(fd, "w") as handle:  # mkstemp: readable by this user only
+@contextlib.contextmanager
+def client_cert_file(clearinghouse):
+    """requests needs the client certificate and key as one file: written (mode 600) for the call, removed after."""
+    ch = clearinghouse
+    if ch.auth != ch.Auth.CERTIFICATE:
+        yield None
+        return
+    key = ch.client_key()
+    if not ch.client_certificate_pem or not key:
+        raise CoreError(f"{ch} uses a client certificate but none is stored: set it in admin.", permanent=True)
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(fd, "w") as handle:
             handle.write(ch.client_certificate_pem.strip() + "\n" + key.strip() + "\n")
-        return self.path
-
-    def __exit__(self, *exc):
-        if self.path:
-            os.unlink(self.path)
-        return False
+        yield path
+    finally:
+        os.unlink(path)
