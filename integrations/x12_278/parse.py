@@ -213,7 +213,7 @@ def parse_278_response(text: str) -> PayerDecision:
     bht = next((s for s in head if s.tag == "BHT"), None)
     if bht is None:
         raise X12ResponseError("The 278 has no BHT segment.")
-    if bht.get(2) not in ("11", "18", "01", "13"):
+    if bht.get(2) != "11":  # 11 response; 13 is a request, 01 a cancellation request
         raise X12ResponseError(f"BHT02 {bht.get(2)} is not a 278 response.")
     decided_at = _stamp(bht.get(4), bht.get(5))
 

@@ -155,7 +155,7 @@ def test_malformed_envelopes_are_refused_with_a_clear_error(mutate, message):
 
 
 def test_a_request_is_not_a_response():
-    text = interchange(event("HCR*A1")).replace("BHT*0007*11*", "BHT*0007*99*")
+    text = interchange(event("HCR*A1")).replace("BHT*0007*11*", "BHT*0007*13*")
     with pytest.raises(X12ResponseError, match="BHT02"):
         parse_278_response(text)
 
