@@ -16,7 +16,7 @@ BY_HAND = "by_hand"
 
 CHANNELS: dict[str, str] = {
     "pas": "integrations.pas.channel.PasChannel",
-    "x12_278": "integrations.submission.manual.X12ByHand",
+    "x12_278": "integrations.x12_278.channel.X12Channel",
     "fax": "integrations.fax.channel.FaxChannel",
     "portal": "integrations.portal.channel.PortalChannel",
     "epa": "integrations.submission.manual.EpaByHand",

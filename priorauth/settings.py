@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "integrations.pas",
     "integrations.fax",
     "integrations.portal",
+    "integrations.x12_278",
 ]
 
 MIDDLEWARE = [
@@ -239,5 +240,14 @@ PAS_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("PAS_CONNECT_TIMEOUT_SECONDS"
 PAS_READ_TIMEOUT_SECONDS = float(os.environ.get("PAS_READ_TIMEOUT_SECONDS", 30))
 # Key for the PAS payer connections' private keys at rest (Fernet, derived); empty = derived from SECRET_KEY.
 PAS_SECRETS_KEY = os.environ.get("PAS_SECRETS_KEY", "")
+
+# X12 through a clearinghouse (integrations/x12_278): CAQH CORE real time. Clearinghouse passwords and
+# client keys are stored encrypted with a key derived from X12_CREDENTIALS_KEY (else SECRET_KEY).
+X12_CREDENTIALS_KEY = os.environ.get("X12_CREDENTIALS_KEY", "")
+X12_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("X12_CONNECT_TIMEOUT_SECONDS", 5))
+# CORE real time asks for an answer within 20 s; allow a little beyond it before retrying.
+X12_READ_TIMEOUT_SECONDS = float(os.environ.get("X12_READ_TIMEOUT_SECONDS", 25))
+# The sandbox clearinghouse decides a pended 278 this long after the pend (on the next inquiry).
+X12_SANDBOX_PEND_SECONDS = int(os.environ.get("X12_SANDBOX_PEND_SECONDS", 120))
 # How often the EHR order intake runs (minutes).
 EHR_SYNC_MINUTES = int(os.environ.get("EHR_SYNC_MINUTES", 5))

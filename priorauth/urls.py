@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("integrations.pas.urls")),
     path("", include("integrations.fax.urls")),
     path("", include("integrations.portal.urls")),
+    path("", include("integrations.x12_278.urls")),
 ]

@@ -30,8 +30,8 @@ def _check_due(case) -> list[int]:
     return ids
 
 
-# Fax is sent by the fax service now (tests/integrations/fax); its answers are still read by people.
-@pytest.mark.parametrize("channel", ["portal", "x12_278", "epa", "none"])
+# Fax is sent by the fax service and X12 by the clearinghouse now (their own tests); these are worked by hand.
+@pytest.mark.parametrize("channel", ["portal", "epa", "none"])
 def test_no_answer_by_the_follow_up_time_makes_one_task_per_interval(
     channel, time_machine, practice, owner_provider, coordinator
 ):
