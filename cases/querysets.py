@@ -71,15 +71,18 @@ class CaseQuerySet(models.QuerySet):
         )
 
     def search(self, text: str):
-        """Every word must match a patient name, the MRN or the authorization number."""
+        """Every word must match a patient name, the MRN or the authorization number.
+
+        Names are matched anywhere (`icontains`): on PostgreSQL the trigram indexes on the patient's names
+        (`pg_trgm`, migration cases 0009) serve that ILIKE; SQLite scans, which is fine at a laptop's size.
+        """
+        # The patient side as a subquery, so PostgreSQL matches patients through their own indexes
+        # instead of filtering every joined case row.
+        patients = self.model._meta.get_field("patient").related_model.objects
         qs = self
         for word in text.split()[:5]:
-            qs = qs.filter(
-                Q(patient__last_name__icontains=word)
-                | Q(patient__first_name__icontains=word)
-                | Q(patient__mrn__iexact=word)
-                | Q(authorization_number__iexact=word)
-            )
+            people = patients.filter(Q(last_name__icontains=word) | Q(first_name__icontains=word) | Q(mrn__iexact=word))
+            qs = qs.filter(Q(patient__in=people.values("pk")) | Q(authorization_number__iexact=word))
         return qs
 
     def mine_or_unassigned(self, user):
@@ -125,9 +128,20 @@ class CaseQuerySet(models.QuerySet):
         )
 
     def prioritized(self):
-        """Expedited first, then schedule risk, then our deadline, then the oldest.
+        """The queue's order, from the stored key (`cases.priority`): an index scan on `case_queue_priority`."""
+        return self.order_by("priority_key", "pk")
 
-        Needs `with_schedule_risk` first.
+    def after_priority(self, key: str, pk: int):
+        """Keyset page: the cases after (key, pk) in `prioritized` order.
+
+        The `>=` on the key alone lets PostgreSQL start the index scan there; the OR only breaks ties.
+        """
+        return self.filter(priority_key__gte=key).filter(Q(priority_key__gt=key) | Q(pk__gt=pk))
+
+    def by_computed_priority(self):
+        """Expedited first, then schedule risk, then our deadline, then the oldest: computed, not stored.
+
+        What `cases.priority` stores; tests compare the two. Needs `with_schedule_risk` first.
         """
         expedited = Case(When(urgency="expedited", then=Value(0)), default=Value(1), output_field=IntegerField())
         return self.annotate(urgency_rank=expedited).order_by(
