@@ -56,6 +56,20 @@ web: migrate ## run only the web server
 worker: migrate ## run only the django-q2 cluster
 	$(PY) manage.py qcluster
 
+# Production (README "Deploy"): settings come from the environment (PRODUCTION=1, DATABASE_URL, REDIS_URL, ...).
+WEB_WORKERS ?= 3
+deploy: $(STAMP) ## once per release, from one machine: apply migrations and collect hashed static files
+	$(PY) manage.py migrate --noinput
+	STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput --verbosity 0
+
+serve: $(STAMP) ## production web process: gunicorn + whitenoise (run `make deploy` first)
+	STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput --verbosity 0
+	STATIC_MANIFEST=1 exec $(VENV)/bin/gunicorn priorauth.wsgi --bind $(HOST) --workers $(WEB_WORKERS) \
+	  --timeout 60 --graceful-timeout 10 --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+
+cluster: $(STAMP) ## production django-q2 cluster (one per worker machine); SIGTERM stops it within 10 s
+	exec $(PY) manage.py qcluster
+
 test: system-check $(STAMP) $(NODE_STAMP) ## install and run the test suite (PostgreSQL when DATABASE_URL points there)
 	$(PY) -m pytest $(PYTEST_ARGS)
 

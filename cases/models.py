@@ -324,7 +324,7 @@ class PriorAuthCase(models.Model):
             models.Index(fields=["decision_due_at"]),
             # The queue: practice, then priority order; closed cases (empty key) are not in it.
             models.Index(
-                fields=["practice", "priority_key", "id"], condition=~Q(priority_key=""), name="case_queue_priority"
+                fields=["practice", "priority_key", "id"], condition=Q(priority_key__gt=""), name="case_queue_priority"
             ),
         ]
 

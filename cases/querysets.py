@@ -128,8 +128,12 @@ class CaseQuerySet(models.QuerySet):
         )
 
     def prioritized(self):
-        """The queue's order, from the stored key (`cases.priority`): an index scan on `case_queue_priority`."""
-        return self.order_by("priority_key", "pk")
+        """The queue's order, from the stored key (`cases.priority`): an index scan on `case_queue_priority`.
+
+        The `> ""` repeats the partial index's condition, so the planner may use it (every open case has a key:
+        save() writes it, and the hourly refresh covers rows written in bulk).
+        """
+        return self.filter(priority_key__gt="").order_by("priority_key", "pk")
 
     def after_priority(self, key: str, pk: int):
         """Keyset page: the cases after (key, pk) in `prioritized` order.

@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='priorauthcase',
-            index=models.Index(condition=models.Q(('priority_key', ''), _negated=True), fields=['practice', 'priority_key', 'id'], name='case_queue_priority'),
+            index=models.Index(condition=models.Q(('priority_key__gt', '')), fields=['practice', 'priority_key', 'id'], name='case_queue_priority'),
         ),
         migrations.RunPython(fill_keys, unschedule),
         migrations.RunPython(trigram_forwards, trigram_backwards),

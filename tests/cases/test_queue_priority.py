@@ -118,9 +118,7 @@ def test_keyset_pages_walk_the_whole_queue_once_in_order(client, manager, practi
         pages += 1
         assert page.number == pages
         url = (
-            reverse("cases:queue") + f"?view=all&after={page.next_cursor}&n={page.number + 1}"
-            if page.has_next
-            else ""
+            reverse("cases:queue") + f"?view=all&after={page.next_cursor}&n={page.number + 1}" if page.has_next else ""
         )
     # then every open case appears once, in priority order
     assert seen == expected
