@@ -65,7 +65,7 @@ deploy: $(STAMP) ## once per release, from one machine: apply migrations and col
 serve: $(STAMP) ## production web process: gunicorn + whitenoise (run `make deploy` first)
 	STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput --verbosity 0
 	STATIC_MANIFEST=1 exec $(VENV)/bin/gunicorn priorauth.wsgi --bind $(HOST) --workers $(WEB_WORKERS) \
-	  --timeout 60 --graceful-timeout 10 --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+	  --timeout 60 --graceful-timeout 10 --log-level warning --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
 cluster: $(STAMP) ## production django-q2 cluster (one per worker machine); SIGTERM stops it within 10 s
 	exec $(PY) manage.py qcluster

@@ -35,6 +35,7 @@ class RequestIdMiddleware:
     def __call__(self, request):
         given = request.headers.get("X-Request-ID", "")
         rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex[:16]
+        request.request_id = rid  # for django.request's log records, written after this middleware returns
         token = request_id_var.set(rid)
         try:
             response = self.get_response(request)
@@ -46,17 +47,25 @@ class RequestIdMiddleware:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = request_id_var.get()
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or request_id_var.get()
         return True
 
 
 class ExpectedSandboxFailures(logging.Filter):
-    """The built-in sandbox payer answers 503 on purpose (backoff, the breaker): log those at INFO, not ERROR."""
+    """The built-in sandbox payer answers 503 on purpose (backoff, the breaker): log those at INFO, not ERROR.
+
+    A failing health check is a WARNING: the load balancer polls it every few seconds and the outage it
+    reports is logged by whatever caused it.
+    """
 
     def filter(self, record):
         request = getattr(record, "request", None)
-        if getattr(record, "status_code", None) == 503 and request is not None and request.path.startswith("/sandbox/"):
-            record.levelno, record.levelname = logging.INFO, "INFO"
+        if getattr(record, "status_code", None) == 503 and request is not None:
+            if request.path.startswith("/sandbox/"):
+                record.levelno, record.levelname = logging.INFO, "INFO"
+            elif request.path.startswith("/healthz/"):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 

@@ -10,7 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Success
 
-from priorauth.observability import HEARTBEAT_FUNC, ExpectedSandboxFailures, JsonLineFormatter, heartbeat
+from priorauth.observability import (
+    HEARTBEAT_FUNC,
+    ExpectedSandboxFailures,
+    JsonLineFormatter,
+    RequestIdFilter,
+    heartbeat,
+)
 from tests.access_matrix import USERS, covers
 
 
@@ -65,6 +71,15 @@ def test_the_sandbox_payers_503s_are_info_and_real_errors_stay_errors():
     assert f.filter(real) and real.levelno == logging.ERROR
     crash = _record("/sandbox/payer/harbor/fhir/Claim/$submit", 500)
     assert f.filter(crash) and crash.levelno == logging.ERROR
+    probe = _record("/healthz/cluster/", 503)
+    assert f.filter(probe) and probe.levelno == logging.WARNING
+
+
+def test_django_request_log_records_carry_the_request_id():
+    record = _record("/cases/12/", 404)
+    record.request.request_id = "rid-1"
+    RequestIdFilter().filter(record)
+    assert record.request_id == "rid-1"
 
 
 def test_a_log_event_is_one_json_line_with_its_request_id():
