@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run web worker migrate seed test test-fast e2e lint fmt bench clean
+.PHONY: help install system-check run web worker serve cluster deploy migrate seed test test-fast e2e lint fmt bench clean
+NODE_STAMP := node_modules/.npm-ci.stamp
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +18,21 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP) ## create the virtualenv and install pinned requirements
+# The Node test peers (Medplum's FHIR engine, Prism for Twilio): `npm ci` again only when the lock file changed.
+$(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "missing: Node.js 20 with npm (Debian: apt-get install -y nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP) ## create the virtualenv, install pinned requirements and the Node test peers
+
+# System packages the tests use and pip/npm cannot install: one line naming what to install, before any test runs.
+system-check:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || [ -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then echo "missing system packages; install them with: sudo apt-get install -y$$missing"; exit 1; fi
 
 migrate: $(STAMP) ## apply database migrations
 	$(PY) manage.py migrate --noinput
@@ -41,7 +56,21 @@ web: migrate ## run only the web server
 worker: migrate ## run only the django-q2 cluster
 	$(PY) manage.py qcluster
 
-test: $(STAMP) ## install and run the test suite (PostgreSQL when DATABASE_URL points there)
+# Production (README "Deploy"): settings come from the environment (PRODUCTION=1, DATABASE_URL, REDIS_URL, ...).
+WEB_WORKERS ?= 3
+deploy: $(STAMP) ## once per release, from one machine: apply migrations and collect hashed static files
+	$(PY) manage.py migrate --noinput
+	STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput --verbosity 0
+
+serve: $(STAMP) ## production web process: gunicorn + whitenoise (run `make deploy` first)
+	STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput --verbosity 0
+	STATIC_MANIFEST=1 exec $(VENV)/bin/gunicorn priorauth.wsgi --bind $(HOST) --workers $(WEB_WORKERS) \
+	  --timeout 60 --graceful-timeout 10 --log-level warning --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+
+cluster: $(STAMP) ## production django-q2 cluster (one per worker machine); SIGTERM stops it within 10 s
+	exec $(PY) manage.py qcluster
+
+test: system-check $(STAMP) $(NODE_STAMP) ## install and run the test suite (PostgreSQL when DATABASE_URL points there)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
@@ -56,4 +85,4 @@ bench: $(STAMP) ## run the benchmarks in bench/ (needs DATABASE_URL to PostgreSQ
 	@for f in bench/*.py; do [ -f "$$f" ] && $(PY) $$f || true; done
 
 clean: ## remove the virtualenv and local database
-	rm -rf $(VENV) db.sqlite3 media staticfiles
+	rm -rf $(VENV) db.sqlite3 media staticfiles node_modules

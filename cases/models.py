@@ -224,6 +224,16 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"{self.code_system} {self.code} {self.description}"
 
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        fields = kwargs.get("update_fields")
+        # A new appointment date can put the case at risk (or take it off): its queue key follows.
+        if not adding and (fields is None or "scheduled_date" in fields):
+            from cases.priority import case_priority_refresh
+
+            case_priority_refresh(cases=PriorAuthCase.objects.filter(order_id=self.pk))
+
     @property
     def service_date(self):
         return self.scheduled_date or self.requested_date or timezone.localdate(self.created_at)
@@ -250,6 +260,10 @@ class Status(models.TextChoices):
 class Urgency(models.TextChoices):
     STANDARD = "standard", "Standard"
     EXPEDITED = "expedited", "Expedited"
+
+
+# The fields the queue's priority key is computed from (cases/priority.py); a save touching one refreshes it.
+PRIORITY_INPUTS = frozenset({"status", "urgency", "decision_due_at", "payer", "payer_id", "created_at"})
 
 
 class PriorAuthCase(models.Model):
@@ -312,6 +326,9 @@ class PriorAuthCase(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    # The queue's order, stored (cases/priority.py); empty once closed. Written by the refresh, never by hand.
+    priority_key = models.CharField(max_length=41, blank=True, default="", editable=False)
+
     objects = CaseQuerySet.as_manager()
 
     class Meta:
@@ -320,19 +337,40 @@ class PriorAuthCase(models.Model):
             models.Index(fields=["practice", "status"]),
             models.Index(fields=["next_poll_at"], condition=Q(next_poll_at__isnull=False), name="case_poll_due"),
             models.Index(fields=["decision_due_at"]),
+            # The queue: practice, then priority order; closed cases (empty key) are not in it.
+            models.Index(
+                fields=["practice", "priority_key", "id"], condition=Q(priority_key__gt=""), name="case_queue_priority"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Case {self.pk}"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        fields = kwargs.get("update_fields")
+        if fields is None or PRIORITY_INPUTS & set(fields):
+            self.refresh_priority()
+
     def get_absolute_url(self) -> str:
         return reverse("cases:detail", args=[self.pk])
+
+    def refresh_priority(self) -> None:
+        """Rewrite this case's queue key from its current inputs (and keep the instance in step)."""
+        from cases.priority import case_priority_refresh_one
+
+        self.priority_key = case_priority_refresh_one(self)
 
     @property
     def is_open(self) -> bool:
         from cases.transitions import OPEN_STATUSES
 
         return self.status in OPEN_STATUSES
+
+    @property
+    def queue_at_risk(self) -> bool:
+        """Schedule at risk, as of the stored queue key (cases/priority.py)."""
+        return self.priority_key[:1] in ("0", "2")
 
     @property
     def summary_is_attested(self) -> bool:

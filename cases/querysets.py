@@ -5,6 +5,8 @@ import datetime as dt
 from django.db import models
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 
+SEARCH_ID_LIMIT = 500
+
 
 def _group(name: str) -> frozenset:
     # cases.transitions imports cases.models, which imports this module: read the group at call time.
@@ -71,15 +73,21 @@ class CaseQuerySet(models.QuerySet):
         )
 
     def search(self, text: str):
-        """Every word must match a patient name, the MRN or the authorization number."""
+        """Every word must match a patient name, the MRN or the authorization number.
+
+        Names are matched anywhere (`icontains`): on PostgreSQL the trigram indexes on the patient's names
+        (`pg_trgm`, migration cases 0009) serve that ILIKE; SQLite scans, which is fine at a laptop's size.
+        """
+        # Patients first (one query per word, through their trigram indexes), then cases by those ids: with a
+        # subquery instead, PostgreSQL walks the queue's priority index testing all 80 000 open cases against it.
+        # A word matching more than SEARCH_ID_LIMIT patients (a single letter) keeps the subquery.
+        patients = self.model._meta.get_field("patient").related_model.objects
         qs = self
         for word in text.split()[:5]:
-            qs = qs.filter(
-                Q(patient__last_name__icontains=word)
-                | Q(patient__first_name__icontains=word)
-                | Q(patient__mrn__iexact=word)
-                | Q(authorization_number__iexact=word)
-            )
+            people = patients.filter(Q(last_name__icontains=word) | Q(first_name__icontains=word) | Q(mrn__iexact=word))
+            ids = list(people.values_list("pk", flat=True)[: SEARCH_ID_LIMIT + 1])
+            matched = Q(patient_id__in=ids) if len(ids) <= SEARCH_ID_LIMIT else Q(patient__in=people.values("pk"))
+            qs = qs.filter(matched | Q(authorization_number__iexact=word))
         return qs
 
     def mine_or_unassigned(self, user):
@@ -125,9 +133,24 @@ class CaseQuerySet(models.QuerySet):
         )
 
     def prioritized(self):
-        """Expedited first, then schedule risk, then our deadline, then the oldest.
+        """The queue's order, from the stored key (`cases.priority`): an index scan on `case_queue_priority`.
 
-        Needs `with_schedule_risk` first.
+        The `> ""` repeats the partial index's condition, so the planner may use it (every open case has a key:
+        save() writes it, and the hourly refresh covers rows written in bulk).
+        """
+        return self.filter(priority_key__gt="").order_by("priority_key", "pk")
+
+    def after_priority(self, key: str, pk: int):
+        """Keyset page: the cases after (key, pk) in `prioritized` order.
+
+        The `>=` on the key alone lets PostgreSQL start the index scan there; the OR only breaks ties.
+        """
+        return self.filter(priority_key__gte=key).filter(Q(priority_key__gt=key) | Q(pk__gt=pk))
+
+    def by_computed_priority(self):
+        """Expedited first, then schedule risk, then our deadline, then the oldest: computed, not stored.
+
+        What `cases.priority` stores; tests compare the two. Needs `with_schedule_risk` first.
         """
         expedited = Case(When(urgency="expedited", then=Value(0)), default=Value(1), output_field=IntegerField())
         return self.annotate(urgency_rank=expedited).order_by(

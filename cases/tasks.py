@@ -54,3 +54,10 @@ def watch_authorizations() -> dict[str, int]:
         for key, n in authorizations_watch(practice=practice).items():
             totals[key] += n
     return totals
+
+
+def refresh_queue_priority() -> int:
+    """Hourly: rewrite the queue keys that the clock moved (schedule risk turns on a new day). See cases/priority.py."""
+    from cases.priority import case_priority_refresh
+
+    return case_priority_refresh()

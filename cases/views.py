@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cases import actions, documents, forms, services
 from cases.appeals import appeal_letter_draft, case_file_appeal
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
+from cases.pagination import queue_page
 from cases.permissions import (
     available_actions,
     can_complete_task,
@@ -47,6 +48,7 @@ SORT_ORDER = {
     "scheduled": ["order__scheduled_date", "pk"],
 }
 PAGE_SIZE = 50
+QUEUE_FILTERS = ("q", "bucket", "payer", "category", "assignee", "location", "provider", "overdue")
 
 
 def _practice_staff(user):
@@ -66,12 +68,7 @@ def queue(request):
     f = form.cleaned_data
     now = timezone.now()
     today = timezone.localdate()
-    windows = {
-        (p.pk, urgency): p.decision_window(expedited=urgency == "expedited")
-        for p in payers
-        for urgency in ("standard", "expedited")
-    }
-    cases = PriorAuthCase.objects.visible_to(user).open().with_related().with_schedule_risk(today, windows)
+    cases = PriorAuthCase.objects.visible_to(user).open().with_related()
     view = f.get("view") or "all"
     if view == "mine":
         cases = cases.mine_or_unassigned(user)
@@ -100,10 +97,14 @@ def queue(request):
     if f.get("overdue"):
         cases = cases.overdue(now)
     sort = f.get("sort") or "priority"
-    cases = cases.prioritized() if sort == "priority" else cases.order_by(*SORT_ORDER[sort])
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    unfiltered = view == "all" and not any(f.get(k) for k in QUEUE_FILTERS)
+    if sort == "priority":
+        page = queue_page(cases.prioritized(), request.GET, estimate=unfiltered, per_page=PAGE_SIZE)
+    else:
+        page = Paginator(cases.order_by(*SORT_ORDER[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
-    params.pop("page", None)
+    for key in ("page", "after", "n"):
+        params.pop(key, None)
     context = {
         "page": page,
         "form": form,

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "priorauth.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
 ]
+
+WHITENOISE = "whitenoise.middleware.WhiteNoiseMiddleware"
 
 ROOT_URLCONF = "priorauth.urls"
 
@@ -137,6 +140,15 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Hashed, compressed static files (whitenoise) where `collectstatic` ran: production, and `make serve`.
+# Off by default because the manifest only exists after collectstatic (tests and `make run` serve from static/).
+if env_bool("STATIC_MANIFEST", PRODUCTION):
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    # Static files from the app process (gunicorn), right after SecurityMiddleware: cached forever by hash.
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, WHITENOISE)
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # Uploaded documents are PHI: never served from a public MEDIA_URL, only
 # through a permission-checked view that answers with an attachment.
@@ -166,6 +178,8 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31_536_000))
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Load balancers probe health over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/"]
 
 # Demo logins and sandbox endpoints exist only in the embedded setup.
 DEMO_MODE = env_bool("DEMO_MODE", not PRODUCTION)
@@ -216,15 +230,37 @@ else:
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
-# Logs carry ids and outcomes, never names, birth dates or clinical content.
+# Logs carry ids and outcomes, never names, birth dates or clinical content: one JSON line per event with the
+# request's id (priorauth/observability.py), WARNING and above unless LOG_LEVEL says otherwise. The sandbox
+# payer's deliberate 503s are logged at INFO, so they do not hide real errors. LOG_FORMAT=plain for reading by eye.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # fontTools narrates every font subset at INFO (cases/packet_pdf.py).
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "filters": {
+        "request_id": {"()": "priorauth.observability.RequestIdFilter"},
+        "expected_sandbox_failures": {"()": "priorauth.observability.ExpectedSandboxFailures"},
+    },
+    "formatters": {
+        "json": {"()": "priorauth.observability.JsonLineFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain" if os.environ.get("LOG_FORMAT") == "plain" else "json",
+            "filters": ["request_id"],
+            # The handler's level, not only the loggers': a record lowered to INFO by a filter stops here.
+            "level": LOG_LEVEL,
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"filters": ["expected_sandbox_failures"]},
+        "django.db.backends": {"level": "WARNING"},
+        # fontTools narrates every font subset at INFO (cases/packet_pdf.py).
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False

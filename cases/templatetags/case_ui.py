@@ -56,7 +56,7 @@ def case_clock(case, now):
         tone = "amber"
     else:
         tone = "green"
-    if getattr(case, "at_risk", 0) and tone == "green":
+    if getattr(case, "queue_at_risk", False) and tone == "green":
         tone = "amber"
     # Built in Python rather than an included template: it runs once per queue row.
     local = timezone.localtime(when)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0008_practice_fax_submission_packet'),
+        ('cases', '0010_cluster_heartbeat'),
     ]
 
     operations = [
