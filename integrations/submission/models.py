@@ -171,6 +171,8 @@ class PayerLink(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     times_opened = models.PositiveIntegerField(default=0)
     open_until = models.DateTimeField(null=True, blank=True)
+    # When the half-open probe began: a probe with no outcome after breaker.HALF_OPEN_LIMIT reopens the breaker.
+    probe_started_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
