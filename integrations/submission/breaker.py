@@ -140,5 +140,5 @@ def breaker_record_failure(link: PayerLink, error: str, *, counts: bool = True) 
 
 
 def breaker_record_error(link: PayerLink, exc: IntegrationError) -> None:
-    """A call to the payer raised `exc`: count it if it says the payer is in trouble; a probe's failure always counts."""
+    """A call to the payer raised `exc`: counted if it says the payer is in trouble; a probe's failure always is."""
     breaker_record_failure(link, str(exc), counts=counts_against_breaker(exc))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from integrations.submission.models import Heartbeat
@@ -23,7 +22,6 @@ HEARTBEAT_TASK = "integrations.submission.liveness.heartbeat"
 # Beyond this without a heartbeat the cluster is stalled: the banner shows and the supervisor
 # restarts it. Three missed one-minute schedules, so one slow minute is not an alarm.
 STALE_AFTER = timedelta(seconds=getattr(settings, "LIVENESS_STALE_AFTER_SECONDS", 180))
-BANNER_CACHE_SECONDS = 60  # pages read the heartbeat at most once a minute per process
 
 
 def heartbeat(name: str = CLUSTER) -> str:
@@ -53,8 +51,3 @@ def liveness_status(*, now=None, stale_after: timedelta = STALE_AFTER) -> Livene
     now = now or timezone.now()
     beat = last_beat()
     return Liveness(last_beat=beat, stalled=beat is not None and now - beat > stale_after)
-
-
-def liveness_for_banner() -> Liveness:
-    """The same, cached briefly: base.html asks on every manager page."""
-    return cache.get_or_set("liveness:status", liveness_status, BANNER_CACHE_SECONDS)

@@ -41,8 +41,9 @@ def poll_claim_due(*, now=None, limit: int = 500) -> list[int]:
 
     `skip_locked`: two schedulers running at once take disjoint rows, so no
     case is checked twice. Cases of a payer whose breaker is open are left
-    alone, and so are those of a payer whose probe is in flight. The query walks the partial index on next_poll_at (only cases
-    still awaiting a payer have one), so closed cases cost nothing.
+    alone, and so are those of a payer whose probe is in flight. The query
+    walks the partial index on next_poll_at (only cases still awaiting a
+    payer have one), so closed cases cost nothing.
     """
     now = now or timezone.now()
     # Cooling down, or a probe in flight: their cases wait here rather than being claimed and paused.

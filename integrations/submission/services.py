@@ -301,9 +301,7 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt, act
                 tracking.last_decision_at = sent_at
         tracking.save()
         if receipt.decision is not None:
-            decision_apply(
-                case=case, decision=receipt.decision, source="submit", asked_key=locked.idempotency_key
-            )
+            decision_apply(case=case, decision=receipt.decision, source="submit", asked_key=locked.idempotency_key)
         else:
             serving.on_awaiting(case)
 

@@ -26,7 +26,8 @@ class Supervised:
 
     def __init__(self, log_path: Path, *args: str):
         settings = connection.settings_dict
-        url = f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+        host = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
+        url = f"postgres://{settings['USER']}@{host}/{settings['NAME']}"
         env = {**os.environ, "DATABASE_URL": url, "Q_WORKERS": "2", "Q_SYNC": "0", "LOG_LEVEL": "INFO"}
         if settings.get("PASSWORD"):
             env["PGPASSWORD"] = settings["PASSWORD"]

@@ -19,6 +19,7 @@ from integrations.submission.models import Heartbeat
 STALE_AFTER = 20  # seconds; production uses 180
 # Startup of a new cluster on this loaded two-core machine (Django import, workers forking).
 START_MARGIN = 40
+ARGS = ("--stale-after", str(STALE_AFTER), "--beat-every", "2", "--check-every", "1", "--stop-timeout", "3")
 
 
 def _ran(name: str, since):
@@ -28,7 +29,7 @@ def _ran(name: str, since):
 @pytest.mark.django_db(transaction=True)
 def test_killing_every_idle_worker_does_not_stop_new_work(supervised):
     # Given a supervised cluster that has run its heartbeat
-    cluster = supervised("--stale-after", str(STALE_AFTER), "--beat-every", "2", "--check-every", "1")
+    cluster = supervised(*ARGS)
     t0 = timezone.now()
     cluster.wait_for(lambda: Heartbeat.objects.filter(name="cluster", beat_at__gte=t0).exists(), 90, "a heartbeat")
     workers = cluster.wait_for(lambda: len(cluster.worker_pids()) >= 2 and cluster.worker_pids(), 30, "workers")
@@ -49,7 +50,7 @@ def test_killing_every_idle_worker_does_not_stop_new_work(supervised):
 def test_a_frozen_cluster_is_restarted(supervised):
     # Given a supervised cluster whose every process but its supervisor stops (SIGSTOP: a pool
     # that pulls nothing and runs nothing, the frozen state made certain)
-    cluster = supervised("--stale-after", str(STALE_AFTER), "--beat-every", "2", "--check-every", "1")
+    cluster = supervised(*ARGS)
     t0 = timezone.now()
     cluster.wait_for(lambda: Heartbeat.objects.filter(name="cluster", beat_at__gte=t0).exists(), 90, "a heartbeat")
     first = cluster.cluster_pids()[-1]

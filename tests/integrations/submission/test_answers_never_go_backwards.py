@@ -101,7 +101,11 @@ def test_the_same_rule_for_a_person_recording_an_answer(practice, owner_provider
     update = actions.case_send_update(case=case, actor=coordinator, message="MRI report")
     scripted.script[case.pk] = {}
     tasks.submit(update.pk)
-    event = actions.case_record_outcome(case=case, actor=coordinator, outcome="approved", authorization_number="A1",
+    event = actions.case_record_outcome(
+        case=case,
+        actor=coordinator,
+        outcome="approved",
+        authorization_number="A1",
         effective_start=timezone.localdate(),
     )
     assert event is not None

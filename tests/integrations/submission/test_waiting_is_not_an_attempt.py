@@ -44,7 +44,7 @@ def test_pauses_do_not_use_up_attempts_and_are_one_timeline_line(practice, owner
     assert submission.attempts == 0 and submission.state == Submission.State.RETRY
     assert scripted.calls == []
     # And the timeline says once that the payer is paused
-    lines = list(CaseEvent.objects.filter(case=case).values_list("message", flat=True)[: 100])
+    lines = list(CaseEvent.objects.filter(case=case).values_list("message", flat=True)[:100])
     assert CaseEvent.objects.filter(case=case).count() == events_before + 1, lines
     assert any("paused" in line for line in lines)
 
