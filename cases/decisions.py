@@ -167,14 +167,27 @@ def _stale(case: PriorAuthCase, tracking, decision: PayerDecision, asked_key: st
     """Why an answer is out of date ("" when it is not): it is about a request the payer has
     since had an update of, or it is not newer than what the case already knows."""
     if asked_key:
-        from integrations.submission.services import last_sent_key
-
-        newest = last_sent_key(case)
+        newest = _newest_key(case)
         if asked_key != newest:
             return f"it is about {asked_key}, and the payer has had {newest} since"
     if decision.decided_at and tracking.last_decision_at and decision.decided_at <= tracking.last_decision_at:
         return "it is not newer than what the case already has from the payer"
     return ""
+
+
+def _newest_key(case: PriorAuthCase) -> str:
+    # The same rule as integrations.submission.services.last_sent_key (which imports this module):
+    # the newest request or update the payer acknowledged through the case's channel, else `case-<id>`.
+    from integrations.registry import channel_name_for
+    from integrations.submission.models import Submission
+
+    row = (
+        case.submissions.filter(state=Submission.State.ACCEPTED, channel=channel_name_for(case))
+        .exclude(kind=Submission.Kind.CANCEL)
+        .order_by("-accepted_at", "-id")
+        .first()
+    )
+    return row.idempotency_key if row else f"case-{case.pk}"
 
 
 def _next_check(case: PriorAuthCase, when) -> None:
