@@ -294,11 +294,10 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt, act
         tracking, _ = CaseTracking.objects.select_for_update().get_or_create(case=case)
         tracking.poll_failures, tracking.last_error = 0, ""
         if locked.is_update:
-            # Every answer the payer gave before it had this update is older than the case now: a
-            # stale "pended" that arrives late must not undo the update (`decision_apply`'s guard).
-            sent_at = (locked.claimed_at or now) - PAYER_CLOCK_SKEW
-            if tracking.last_decision_at is None or tracking.last_decision_at < sent_at:
-                tracking.last_decision_at = sent_at
+            # The payer's answers are now about this update: the baseline is when it was sent (less the
+            # clock skew), so an answer made before the payer had it is older than the case, and one
+            # made in the same second as the decision it answers (payers stamp whole seconds) is not.
+            tracking.last_decision_at = (locked.claimed_at or now) - PAYER_CLOCK_SKEW
         tracking.save()
         if receipt.decision is not None:
             decision_apply(case=case, decision=receipt.decision, source="submit", asked_key=locked.idempotency_key)
