@@ -78,13 +78,17 @@ def target_for(decision: PayerDecision) -> Status | None:
 
 
 def decision_apply(
-    *, case: PriorAuthCase, decision: PayerDecision, source: str, actor=None, note: str = ""
+    *, case: PriorAuthCase, decision: PayerDecision, source: str, actor=None, note: str = "", asked_key: str = ""
 ) -> CaseEvent | None:
-    """Apply a payer's answer to `case` exactly once.
+    """Apply a payer's answer to `case` exactly once, and never backwards.
 
-    Under the case's row lock: an answer older than the last one applied, one
-    that would not move the case (the same decision again) or one the state
-    machine refuses is a no-op. Everything it causes — the move, the decision
+    Under the case's row lock: an answer about a request other than the newest
+    one the payer acknowledged (`asked_key`, the identifier a channel asked
+    about; empty for a person's answer), or not newer than the last one applied
+    or than the last update the payer acknowledged (`CaseTracking.last_decision_at`,
+    compared with `<=`), is recorded on the timeline when it would have moved
+    the case, and not applied. One that would not move the case (the same
+    decision again) or one the state machine refuses is a no-op. Everything it causes — the move, the decision
     fields, staff tasks, and through `case_status_changing` the EHR write-back
     and the patient text — commits together or not at all. `source` names who
     brought it ("poll", "submit", "notification", "manual"); `actor` is the
@@ -107,11 +111,21 @@ def decision_apply(
         if locked.status not in AWAITING_PAYER:
             tracking.save()
             return None
-        if decision.decided_at and tracking.last_decision_at and decision.decided_at < tracking.last_decision_at:
+        target = target_for(decision)
+        stale = _stale(locked, tracking, decision, asked_key)
+        if stale:
             tracking.save()
             _next_check(locked, poll_next_at(case=locked, now=now))
-            return None  # out of order: older than what we already applied
-        target = target_for(decision)
+            if target is not None and target != locked.status and can_transition(locked, target):
+                # Only an answer that would have moved the case is news; a repeated one is not.
+                case_event_add(
+                    case=locked,
+                    kind=CaseEvent.Kind.PAYER,
+                    message=f"{locked.payer}'s answer '{decision.status}' not applied: {stale}"[:300],
+                    raw=decision.raw_reference,
+                    source=source,
+                )
+            return None
         if target is None or target == locked.status or not can_transition(locked, target):
             tracking.save()
             _next_check(locked, poll_next_at(case=locked, now=now))
@@ -156,6 +170,33 @@ def decision_apply(
             channel_for(locked).on_awaiting(locked)
     case.refresh_from_db()
     return event
+
+
+def _stale(case: PriorAuthCase, tracking, decision: PayerDecision, asked_key: str) -> str:
+    """Why an answer is out of date ("" when it is not): it is about a request the payer has
+    since had an update of, or it is not newer than what the case already knows."""
+    if asked_key:
+        newest = _newest_key(case)
+        if asked_key != newest:
+            return f"it is about {asked_key}, and the payer has had {newest} since"
+    if decision.decided_at and tracking.last_decision_at and decision.decided_at <= tracking.last_decision_at:
+        return "it is not newer than what the case already has from the payer"
+    return ""
+
+
+def _newest_key(case: PriorAuthCase) -> str:
+    # The same rule as integrations.submission.services.last_sent_key (which imports this module):
+    # the newest request or update the payer acknowledged through the case's channel, else `case-<id>`.
+    from integrations.registry import channel_name_for
+    from integrations.submission.models import Submission
+
+    row = (
+        case.submissions.filter(state=Submission.State.ACCEPTED, channel=channel_name_for(case))
+        .exclude(kind=Submission.Kind.CANCEL)
+        .order_by("-accepted_at", "-id")
+        .first()
+    )
+    return row.idempotency_key if row else f"case-{case.pk}"
 
 
 def _next_check(case: PriorAuthCase, when) -> None:

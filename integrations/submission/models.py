@@ -179,6 +179,8 @@ class PayerLink(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     times_opened = models.PositiveIntegerField(default=0)
     open_until = models.DateTimeField(null=True, blank=True)
+    # When the half-open probe began: a probe with no outcome after breaker.HALF_OPEN_LIMIT reopens the breaker.
+    probe_started_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
@@ -191,3 +193,21 @@ class PayerLink(models.Model):
 
     def is_open(self, now) -> bool:
         return self.breaker_state == self.Breaker.OPEN and self.open_until is not None and self.open_until > now
+
+
+class Heartbeat(models.Model):
+    """When a worker of the background cluster last ran a task (`liveness.heartbeat`).
+
+    Written by a task, not by the scheduler: a frozen worker pool still schedules and pulls
+    tasks but runs none, so only a task that ran proves the cluster works. One row per name
+    ("cluster" from the schedule and the supervisor; tests use their own names).
+    """
+
+    name = models.CharField(max_length=40, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "submission_heartbeat"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.beat_at:%Y-%m-%d %H:%M:%S}"

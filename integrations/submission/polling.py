@@ -22,13 +22,14 @@ from integrations.base import DecisionStatus, IntegrationError
 from integrations.registry import channel_name_for, get_channel
 from integrations.submission.breaker import (
     breaker_allows,
-    breaker_record_failure,
+    breaker_next_try,
+    breaker_record_error,
     breaker_record_success,
-    counts_against_breaker,
+    paused_payers,
     payer_link,
 )
 from integrations.submission.cadence import full_jitter, poll_next_at
-from integrations.submission.models import CaseTracking, PayerLink
+from integrations.submission.models import CaseTracking
 from integrations.submission.services import last_accepted
 
 # A claimed case is not claimed again for this long; the poll task sets the real next time.
@@ -40,11 +41,13 @@ def poll_claim_due(*, now=None, limit: int = 500) -> list[int]:
 
     `skip_locked`: two schedulers running at once take disjoint rows, so no
     case is checked twice. Cases of a payer whose breaker is open are left
-    alone. The query walks the partial index on next_poll_at (only cases
-    still awaiting a payer have one), so closed cases cost nothing.
+    alone, and so are those of a payer whose probe is in flight. The query
+    walks the partial index on next_poll_at (only cases still awaiting a
+    payer have one), so closed cases cost nothing.
     """
     now = now or timezone.now()
-    paused = PayerLink.objects.filter(breaker_state=PayerLink.Breaker.OPEN, open_until__gt=now).values("payer_id")
+    # Cooling down, or a probe in flight: their cases wait here rather than being claimed and paused.
+    paused = paused_payers(now)
     with transaction.atomic():
         ids = list(
             PriorAuthCase.objects.due_for_poll(now)
@@ -78,14 +81,15 @@ def case_poll(*, case_id: int) -> str:
         return "not polled"
     link = payer_link(case.payer) if channel.automated else None
     if link is not None and not breaker_allows(link):
-        _set_next_poll(case, (link.open_until or now) + full_jitter(0))
+        # Back when the cool-down or the probe's time limit ends, not at the next minute's claim.
+        _set_next_poll(case, breaker_next_try(link) + full_jitter(0))
         return "paused"
     key = submission.idempotency_key if submission else f"case-{case.pk}"
     try:
         decision = channel.check_status(case, submission_key=key)
     except IntegrationError as exc:
-        if link is not None and counts_against_breaker(exc):
-            breaker_record_failure(link, str(exc))
+        if link is not None:
+            breaker_record_error(link, exc)
         _poll_failed(case, exc)
         return "error"
     if link is not None:
@@ -100,7 +104,8 @@ def case_poll(*, case_id: int) -> str:
         if not CaseTracking.objects.filter(case=case).update(last_polled_at=now, poll_failures=0, last_error=""):
             CaseTracking.objects.get_or_create(case=case, defaults={"last_polled_at": now})
         return "no change"
-    event = decision_apply(case=case, decision=decision, source="poll")
+    # The key travels with the answer: if another request became the newest while we asked, it is not applied.
+    event = decision_apply(case=case, decision=decision, source="poll", asked_key=key)
     return decision.status if event is not None else "no change"
 
 

@@ -32,14 +32,17 @@ from integrations.outbox import (
 from integrations.registry import BY_HAND, channel_name_for, get_channel, is_automated
 from integrations.submission.breaker import (
     breaker_allows,
-    breaker_record_failure,
+    breaker_next_try,
+    breaker_record_error,
     breaker_record_success,
-    counts_against_breaker,
     payer_link,
 )
-from integrations.submission.cadence import BACKOFF_BASE, BACKOFF_CAP, poll_next_at
+from integrations.submission.cadence import BACKOFF_BASE, BACKOFF_CAP, full_jitter, poll_next_at
 from integrations.submission.models import IN_FLIGHT, CaseTracking, Submission
 
+# The give-up rule: 6 real calls to the payer. Waiting while the payer's breaker is open is not an
+# attempt (the claim's count is given back), so a long outage never fails a request by itself; the
+# stall and deadline escalations put a person on a case that waits too long.
 SUBMIT_MAX_ATTEMPTS = 6
 # A SENDING submission older than this was abandoned by a dead worker (> HTTP timeouts + task timeout).
 SENDING_STALE_AFTER = timedelta(minutes=5)
@@ -66,9 +69,14 @@ SAID = {
     Submission.Kind.UPDATE: "Sending the additional information",
     Submission.Kind.CANCEL: "Cancellation",
 }
+# How far a payer's clock may run behind ours: an answer about an update is made after the payer
+# received it, so one dated earlier than its sending (less this) is from before the update.
+PAYER_CLOCK_SKEW = timedelta(minutes=1)
 # A cancellation waits this long while a request to the same payer is on the wire.
 CANCEL_WAIT = timedelta(seconds=30)
 SEND_TASK = "integrations.submission.tasks.submit"
+# `Submission.error` while the row waits for a paused payer: the timeline says so once, and once when it resumes.
+PAYER_PAUSED = "Waiting: the payer's calls are paused (circuit open)"
 
 
 class SubmissionRefused(Exception):
@@ -185,8 +193,9 @@ def submission_send(*, submission_id: int) -> Submission | None:
         return submission
     link = payer_link(case.payer)
     if not breaker_allows(link):
-        _submission_retry_at(submission, link.open_until or now + BACKOFF_BASE, "payer paused (circuit open)")
+        _submission_wait_for_payer(submission, case, link)
         return submission
+    _submission_resumed(submission, case)
     receipt = None
     try:
         channel = get_channel(submission.channel)
@@ -206,8 +215,7 @@ def submission_send(*, submission_id: int) -> Submission | None:
                 message=submission.message,
             )
     except IntegrationError as exc:
-        if counts_against_breaker(exc):
-            breaker_record_failure(link, str(exc))
+        breaker_record_error(link, exc)
         _submission_failed(submission, case, exc)
         return submission
     breaker_record_success(link)
@@ -291,9 +299,16 @@ def submission_accept(*, submission: Submission, receipt: SubmissionReceipt, act
             Task.objects.filter(case=case, kind=Task.Kind.SUBMIT, done_at__isnull=True).update(
                 done_at=now, done_by=actor
             )
-        CaseTracking.objects.update_or_create(case=case, defaults={"poll_failures": 0, "last_error": ""})
+        tracking, _ = CaseTracking.objects.select_for_update().get_or_create(case=case)
+        tracking.poll_failures, tracking.last_error = 0, ""
+        if locked.is_update:
+            # The payer's answers are now about this update: the baseline is when it was sent (less the
+            # clock skew), so an answer made before the payer had it is older than the case, and one
+            # made in the same second as the decision it answers (payers stamp whole seconds) is not.
+            tracking.last_decision_at = (locked.claimed_at or now) - PAYER_CLOCK_SKEW
+        tracking.save()
         if receipt.decision is not None:
-            decision_apply(case=case, decision=receipt.decision, source="submit")
+            decision_apply(case=case, decision=receipt.decision, source="submit", asked_key=locked.idempotency_key)
         else:
             serving.on_awaiting(case)
 
@@ -393,6 +408,42 @@ def _submission_retry_at(submission: Submission, when, why: str) -> None:
         kind=CaseEvent.Kind.SUBMISSION,
         message=f"{SAID[submission.kind]} attempt {submission.attempts} did not go through, retry at "
         f"{timezone.localtime(when):%H:%M}: {why}"[:300],
+        submission_id=submission.pk,
+    )
+
+
+def _submission_wait_for_payer(submission: Submission, case: PriorAuthCase, link) -> None:
+    """The payer's breaker refused the call: wait for it without using an attempt (the claim counted
+    one: give it back, as a cancellation waiting for a request on the wire does). The timeline says
+    so the first time only; the row comes back when the cool-down (or the probe's limit) ends."""
+    when = breaker_next_try(link) + full_jitter(0)  # jittered: a payer's rows do not all return at once
+    first = submission.error != PAYER_PAUSED
+    with transaction.atomic():
+        submission.state = Submission.State.RETRY
+        submission.attempts = max(0, submission.attempts - 1)
+        submission.next_attempt_at = when
+        submission.error = PAYER_PAUSED
+        submission.save(update_fields=["state", "attempts", "next_attempt_at", "error"])
+        if first:
+            case_event_add(
+                case=case,
+                kind=CaseEvent.Kind.SUBMISSION,
+                message=f"{SAID[submission.kind]} waits: calls to {case.payer} are paused (it is not answering); "
+                f"trying again from {timezone.localtime(when):%H:%M}"[:300],
+                submission_id=submission.pk,
+            )
+
+
+def _submission_resumed(submission: Submission, case: PriorAuthCase) -> None:
+    """The one timeline line when a row that waited for a paused payer is sent again."""
+    if submission.error != PAYER_PAUSED:
+        return
+    submission.error = ""
+    submission.save(update_fields=["error"])
+    case_event_add(
+        case=case,
+        kind=CaseEvent.Kind.SUBMISSION,
+        message=f"{SAID[submission.kind]} resumed: {case.payer} is being called again",
         submission_id=submission.pk,
     )
 
@@ -513,8 +564,9 @@ def _cancel_send(submission: Submission, case: PriorAuthCase) -> None:
         return
     link = payer_link(case.payer)
     if not breaker_allows(link):
-        _submission_retry_at(submission, link.open_until or now + BACKOFF_BASE, "payer paused (circuit open)")
+        _submission_wait_for_payer(submission, case, link)
         return
+    _submission_resumed(submission, case)
     target = _cancel_target(case)
     if target != submission.replaces_key:
         submission.replaces_key = target
@@ -524,8 +576,7 @@ def _cancel_send(submission: Submission, case: PriorAuthCase) -> None:
             case, submission_key=target, cancel_key=submission.idempotency_key
         )
     except IntegrationError as exc:
-        if counts_against_breaker(exc):
-            breaker_record_failure(link, str(exc))
+        breaker_record_error(link, exc)
         _submission_failed(submission, case, exc)
         return
     breaker_record_success(link)

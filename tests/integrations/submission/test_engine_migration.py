@@ -68,6 +68,7 @@ def test_rolling_the_move_back_and_forward_keeps_every_row(postgres_only, capsys
         "submission.poll_due_cases": "integrations.submission.tasks.poll_due_cases",
         "submission.send_due_submissions": "integrations.submission.tasks.send_due_submissions",
         "submission.escalate": "integrations.submission.tasks.escalate",
+        "submission.heartbeat": "integrations.submission.liveness.heartbeat",
     }
     assert not Schedule.objects.filter(name__startswith="pas.", func__contains=".pas.tasks.poll").exists()
     view.refresh_from_db()
