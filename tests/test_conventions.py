@@ -731,3 +731,26 @@ def test_the_include_check_catches_a_planted_integration_include(tmp_path):
     assert _scan(foreign_includes, [page]) == [
         "_sections.html:2: includes sms_twilio/… (use cases.ui.case_section_register)"
     ]
+
+
+# --- templates under a strict Content-Security-Policy ------------------------------------
+
+INLINE = re.compile(r"""\sstyle\s*=|<script(?![^>]*\bsrc=)|\son[a-z]+\s*=\s*["']""", re.IGNORECASE)
+
+
+def inline_code(source: str) -> list[tuple[int, str]]:
+    """A style attribute, an inline <script> or an on…= handler: a strict CSP refuses each."""
+    return [(source.count("\n", 0, m.start()) + 1, f"inline {m.group(0).strip()}") for m in INLINE.finditer(source)]
+
+
+def test_templates_have_no_inline_style_script_or_handler():
+    templates = sorted((ROOT / "templates").rglob("*.html"))
+    assert len(templates) > 20
+    problems = _scan(inline_code, templates)
+    assert problems == [], "move it to static/ (a class or a script file):\n" + "\n".join(problems)
+
+
+def test_the_inline_check_catches_planted_inline_code(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text('<div style="x">\n<script>alert(1)</script>\n<a onclick="f()">\n<script src="/s.js"></script>\n')
+    assert [line for line, _ in inline_code(page.read_text())] == [1, 2, 3]
