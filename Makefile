@@ -67,8 +67,9 @@ serve: $(STAMP) ## production web process: gunicorn + whitenoise (run `make depl
 	STATIC_MANIFEST=1 exec $(VENV)/bin/gunicorn priorauth.wsgi --bind $(HOST) --workers $(WEB_WORKERS) \
 	  --timeout 60 --graceful-timeout 10 --log-level warning --forwarded-allow-ips "$${FORWARDED_ALLOW_IPS:-127.0.0.1}"
 
-cluster: $(STAMP) ## production django-q2 cluster (one per worker machine); SIGTERM stops it within 10 s
-	exec $(PY) manage.py qcluster
+# The supervisor (docs/reliability.md) runs qcluster and restarts it when its heartbeat goes stale.
+cluster: $(STAMP) ## production django-q2 cluster under its supervisor (one per worker machine); SIGTERM stops it within 10 s
+	exec $(PY) manage.py qsupervise
 
 test: system-check $(STAMP) $(NODE_STAMP) ## install and run the test suite (PostgreSQL when DATABASE_URL points there)
 	$(PY) -m pytest $(PYTEST_ARGS)

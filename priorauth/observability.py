@@ -21,9 +21,6 @@ from django.views.decorators.cache import never_cache
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-HEARTBEAT_FUNC = "priorauth.observability.heartbeat"
-# The schedule runs every minute; three missed beats mean the cluster is not taking work.
-HEARTBEAT_STALE = dt.timedelta(minutes=3)
 
 
 class RequestIdMiddleware:
@@ -101,16 +98,23 @@ def health_web(request):
 
 @never_cache
 def health_cluster(request):
-    """The django-q2 cluster is taking work: its one-minute heartbeat task ran within the last three minutes."""
-    from django_q.models import Success
+    """The django-q2 cluster is taking work: the one heartbeat (integrations/submission/liveness.py) is fresh.
 
-    last = Success.objects.filter(func=HEARTBEAT_FUNC).order_by("-stopped").values_list("stopped", flat=True).first()
+    The same reading as the managers' "background work is stalled" banner and `manage.py qsupervise`: a
+    load balancer, the banner and the supervisor never disagree about whether the cluster is alive.
+    """
+    from integrations.submission.liveness import STALE_AFTER, last_beat
+
+    last = last_beat()
     age = (timezone.now() - last).total_seconds() if last else None
-    ok = last is not None and timezone.now() - last <= HEARTBEAT_STALE
+    ok = last is not None and age <= STALE_AFTER.total_seconds()
     body = {"status": "ok" if ok else "fail", "last_heartbeat": last.isoformat() if last else None, "age_seconds": age}
     return JsonResponse(body, status=200 if ok else 503)
 
 
 def heartbeat() -> str:
-    """Every minute (schedule `cluster: heartbeat`): its stored success is the cluster's last heartbeat."""
-    return timezone.now().isoformat()
+    """Kept for a schedule made by an older release (cases 0010) until `submission 0008` removes it: the one
+    heartbeat is `integrations.submission.liveness.heartbeat`."""
+    from integrations.submission.liveness import heartbeat as beat
+
+    return beat()

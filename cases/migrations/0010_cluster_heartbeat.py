@@ -8,7 +8,7 @@ def forwards(apps, schema_editor):
     apps.get_model("django_q", "Schedule").objects.update_or_create(
         name=SCHEDULE_NAME,
         defaults={
-            "func": "priorauth.observability.heartbeat",
+            "func": "integrations.submission.liveness.heartbeat",  # the one heartbeat (submission 0008 drops this)
             "schedule_type": "I",
             "minutes": 1,
             "repeats": -1,

@@ -17,7 +17,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -42,6 +42,7 @@ class Command(BaseCommand):
     def handle(self, *args, stale_after, beat_every, stop_timeout, check_every, **options):
         self.stop_timeout = stop_timeout
         self.stopping = False
+        self.wake = threading.Event()  # set by SIGTERM/SIGINT: the stop does not wait out the check interval
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         stale = timedelta(seconds=stale_after)
@@ -49,7 +50,9 @@ class Command(BaseCommand):
         enqueued_at = None
         try:
             while not self.stopping:
-                time.sleep(check_every)
+                self.wake.wait(check_every)
+                if self.stopping:
+                    break
                 close_old_connections()
                 now = timezone.now()
                 if child.poll() is not None:
@@ -81,6 +84,7 @@ class Command(BaseCommand):
 
     def _stop(self, signum, frame):
         self.stopping = True
+        self.wake.set()
 
     def _start(self) -> subprocess.Popen:
         manage = os.path.join(settings.BASE_DIR, "manage.py")
@@ -92,16 +96,25 @@ class Command(BaseCommand):
     def _terminate(self, child: subprocess.Popen) -> None:
         if child.poll() is not None:
             return
-        for sig, wait in ((signal.SIGTERM, self.stop_timeout), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(child.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                child.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                log.error("qcluster (pid %s) did not stop on %s", child.pid, signal.Signals(sig).name)
+        # SIGTERM to qcluster's own process only: its sentinel stops the pusher, lets each worker finish the
+        # task it runs and exits (what `make cluster` promised before the supervisor). A SIGTERM to the whole
+        # group would reach the workers mid-task. A stop that hangs (django-q2#346) gets SIGKILL for the group.
+        try:
+            os.kill(child.pid, signal.SIGTERM)
+            child.wait(timeout=self.stop_timeout)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            log.error("qcluster (pid %s) did not stop within %ss: killing it", child.pid, self.stop_timeout)
+        # Whatever of its group is left (workers of a frozen pool, or of a cluster that had to be killed).
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.error("qcluster (pid %s) did not die on SIGKILL", child.pid)
 
     def _release_pulled(self) -> None:
         """Tasks the dead cluster had pulled are due again now rather than after Q_CLUSTER["retry"]
