@@ -57,13 +57,25 @@ class ExpectedSandboxFailures(logging.Filter):
     """
 
     def filter(self, record):
-        request = getattr(record, "request", None)
-        if getattr(record, "status_code", None) == 503 and request is not None:
-            if request.path.startswith("/sandbox/"):
+        if getattr(record, "status_code", None) == 503:
+            path = _record_path(record)
+            if path.startswith("/sandbox/"):
                 record.levelno, record.levelname = logging.INFO, "INFO"
-            elif request.path.startswith("/healthz/"):
+            elif path.startswith("/healthz/"):
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+def _record_path(record) -> str:
+    """The path of a django.request record (its HttpRequest) or of a development-server line
+    (django.server: the request line "GET /path HTTP/1.1" is its first argument)."""
+    path = getattr(getattr(record, "request", None), "path", None)
+    if isinstance(path, str):
+        return path
+    if record.args and isinstance(record.args, tuple) and isinstance(record.args[0], str):
+        parts = record.args[0].split(" ")
+        return parts[1] if len(parts) > 1 else ""
+    return ""
 
 
 class JsonLineFormatter(logging.Formatter):

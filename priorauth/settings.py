@@ -257,6 +257,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"filters": ["expected_sandbox_failures"]},
+        # The development server's line per request (`make run`): at LOG_LEVEL like everything else, so the
+        # sandbox's own traffic does not bury what matters (its deliberate 503s at INFO here too).
+        "django.server": {
+            "handlers": ["console"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+            "filters": ["expected_sandbox_failures"],
+        },
         "django.db.backends": {"level": "WARNING"},
         # fontTools narrates every font subset at INFO (cases/packet_pdf.py).
         "fontTools": {"level": "WARNING"},

@@ -92,3 +92,26 @@ def test_a_log_event_is_one_json_line_with_its_request_id():
     event = json.loads(line)
     assert event["request_id"] == "abc123" and event["level"] == "ERROR" and event["status"] == 503
     assert "ValueError: boom" in event["exc"]
+
+
+def test_the_development_servers_lines_follow_the_log_level_and_the_sandbox_503s_are_info():
+    # given a line as `runserver` logs it (django.server: the request line is its first argument, the
+    # record's `request` is the socket, not an HttpRequest)
+    def server_line(request_line, status):
+        record = logging.LogRecord(
+            "django.server", logging.ERROR, __file__, 1, '"%s" %s %s', (request_line, status, 9), None
+        )
+        record.status_code, record.request = int(status), object()
+        return record
+
+    f = ExpectedSandboxFailures()
+    sandbox = server_line("POST /sandbox/payer/harbor/fhir/Claim/$submit HTTP/1.1", "503")
+    assert f.filter(sandbox) and sandbox.levelno == logging.INFO
+    real = server_line("GET /cases/12/ HTTP/1.1", "503")
+    assert f.filter(real) and real.levelno == logging.ERROR
+    # and the dev server's logger is configured at LOG_LEVEL with that filter, not Django's INFO default
+    from django.conf import settings
+
+    server = settings.LOGGING["loggers"]["django.server"]
+    assert server["level"] == settings.LOG_LEVEL and "expected_sandbox_failures" in server["filters"]
+    assert logging.getLogger("django.server").getEffectiveLevel() == logging.getLevelName(settings.LOG_LEVEL)
