@@ -15,6 +15,7 @@ from cases.metrics.charts import hbar
 from cases.metrics.figures import Filters, dashboard_metrics
 from cases.models import Location, Provider
 from cases.permissions import require_role
+from cases.words import duration_words
 from payers.models import Category, Payer
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
@@ -72,7 +73,7 @@ def _charts(m: dict) -> dict:
                 ("Order → decision, median", t["order_median_hours"]),
                 ("Order → decision, p90", t["order_p90_hours"]),
             ],
-            unit=" h",
+            fmt=duration_words,
         ),
         "denials": hbar([(f"{r['code']} {r['text']}", r["n"]) for r in m["denial_reasons"]]),
         "backlog": hbar(list(m["backlog"]["ages"])),
