@@ -68,10 +68,10 @@ def _charts(m: dict) -> dict:
         "responses": hbar([(r["label"], r["rate"]) for r in m["responses"]], unit="%"),
         "time": hbar(
             [
-                ("Submission → decision, median", t["submission_median_hours"]),
-                ("Submission → decision, p90", t["submission_p90_hours"]),
-                ("Order → decision, median", t["order_median_hours"]),
-                ("Order → decision, p90", t["order_p90_hours"]),
+                ("Submission → decision (median)", t["submission_median_hours"]),
+                ("Submission → decision (9 in 10)", t["submission_p90_hours"]),
+                ("Order → decision (median)", t["order_median_hours"]),
+                ("Order → decision (9 in 10)", t["order_p90_hours"]),
             ],
             fmt=duration_words,
         ),
