@@ -8,7 +8,6 @@ from django.urls import reverse
 from django.views.defaults import server_error
 
 from tests import factories as f
-from tests.access_matrix import USERS, covers
 
 
 def test_an_unknown_page_is_a_styled_404_with_the_menu(client, coordinator):
@@ -49,15 +48,6 @@ def test_the_500_page_renders_without_a_database_or_user(db):
     assert response.status_code == 500
     assert "Something went wrong on our side" in html and "css/app.css" in html
     assert 'nav aria-label="Main"' in html
-
-
-@covers("favicon")
-@pytest.mark.parametrize("who", USERS)
-def test_favicon_is_served_to_anyone(as_user, who):
-    # every page links the SVG icon; browsers that ask /favicon.ico anyway are sent to it
-    response = as_user(who).get(reverse("favicon"))
-    assert response.status_code == 301
-    assert response["Location"].endswith("favicon.svg")
 
 
 def test_every_page_links_the_favicon(client, coordinator):

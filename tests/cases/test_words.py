@@ -26,7 +26,15 @@ def _text(response) -> str:
 
 @pytest.mark.parametrize(
     ("hours", "said"),
-    [(None, "—"), (0.4, "24 min"), (5, "5 h"), (5.25, "5 h 15 min"), (24, "1 d"), (52, "2 d 4 h"), (1492.5, "62 d 4 h")],
+    [
+        (None, "—"),
+        (0.4, "24 min"),
+        (5, "5 h"),
+        (5.25, "5 h 15 min"),
+        (24, "1 d"),
+        (52, "2 d 4 h"),
+        (1492.5, "62 d 4 h"),
+    ],
 )
 def test_durations_are_days_and_hours(hours, said):
     assert duration_words(hours) == said
@@ -173,7 +181,9 @@ def test_a_denial_task_names_its_appeal_date_as_staff_read_it(case):
 
 def test_queue_bulk_assign_offers_only_people_who_work_cases_and_says_to_whom(client, manager, coordinator, case):
     # given a practice with a front desk, an admin and a clinician besides the coordinator and manager
-    f.UserFactory(practice=manager.practice, username="desk2", first_name="Dana", last_name="Desk", roles=[Role.FRONT_DESK])
+    f.UserFactory(
+        practice=manager.practice, username="desk2", first_name="Dana", last_name="Desk", roles=[Role.FRONT_DESK]
+    )
     f.UserFactory(practice=manager.practice, username="adm", first_name="Ada", last_name="Admin", roles=[Role.ADMIN])
     f.UserFactory(practice=manager.practice, username="doc", first_name="Cal", last_name="Clin", roles=[Role.CLINICIAN])
     case.status = Status.GATHERING
