@@ -59,7 +59,8 @@ def a11y_case(practice, owner_provider, payer, front_desk, settings, tmp_path):
         summary_source="template",
     )
     f.RequirementStatusFactory(case=case, requirement__rule=rule, requirement__description="Office note within 30 days")
-    f.TaskFactory(case=case, title="Clinical input: office note", role=Role.CLINICIAN, due_at=now + dt.timedelta(days=1))
+    tomorrow = now + dt.timedelta(days=1)
+    f.TaskFactory(case=case, title="Clinical input: office note", role=Role.CLINICIAN, due_at=tomorrow)
     f.TaskFactory(case=case, title="Close the gap", role=Role.COORDINATOR, due_at=now - dt.timedelta(hours=2))
     CaseEvent.objects.create(
         case=case,

@@ -40,7 +40,9 @@ def busy_queue(practice, owner_provider, payer, coordinator):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_at_390_px_the_header_fits_and_the_queue_is_cards(login, page, live_server, coordinator, busy_queue, screenshot):
+def test_at_390_px_the_header_fits_and_the_queue_is_cards(
+    login, page, live_server, coordinator, busy_queue, screenshot
+):
     # given a phone-sized window
     page.set_viewport_size({"width": 390, "height": 844})
     login(coordinator)
