@@ -22,6 +22,7 @@ from django.utils import timezone
 from cases.models import CaseEvent, PriorAuthCase, Role, Status, Task
 from cases.services import case_event_add, task_create
 from cases.transitions import AWAITING_PAYER, can_transition, transition
+from cases.words import date_words
 from integrations.base import DecisionStatus, PayerDecision
 
 TARGET = {
@@ -272,7 +273,8 @@ def outcome_branch(*, case: PriorAuthCase, decision: PayerDecision, event: CaseE
     if status in (DecisionStatus.APPROVED, DecisionStatus.PARTIALLY_APPROVED):
         valid = ""
         if case.auth_effective_start or case.auth_effective_end:
-            valid = f" valid {case.auth_effective_start or '?'} to {case.auth_effective_end or 'open'}"
+            start, end = date_words(case.auth_effective_start) or "?", date_words(case.auth_effective_end) or "open"
+            valid = f" valid {start} to {end}"
         case_event_add(
             case=case,
             kind=CaseEvent.Kind.SYSTEM,
@@ -321,7 +323,7 @@ def outcome_branch(*, case: PriorAuthCase, decision: PayerDecision, event: CaseE
         task_create(
             case=case,
             kind=Task.Kind.WORK_DENIAL,
-            title=f"Denied: decide on appeal by {case.appeal_deadline}",
+            title=f"Denied: decide on appeal by {date_words(case.appeal_deadline) or 'the payer deadline'}",
             detail=payer_said(decision),
             role=Role.COORDINATOR,
             due_at=appeal_due(case),

@@ -47,6 +47,7 @@ from cases.models import (
 )
 from cases.services import case_add_note, case_assign, case_event_add, task_complete, task_create
 from cases.transitions import case_status_changing, case_transitioned, transition
+from cases.words import date_words
 from payers.models import (
     Benefit,
     Category,
@@ -1019,7 +1020,7 @@ class _CaseSeeder:
             case=case,
             kind=Task.Kind.WORK_DENIAL,
             title="Work the denial",
-            detail=f"{code}: {text}. Appeal by {appeal.isoformat()}.",
+            detail=f"{code}: {text}. Appeal by {date_words(appeal)}.",
             role=Role.COORDINATOR,
             due_at=self.now + timedelta(days=3),
             dedupe_key="work_denial",

@@ -10,6 +10,7 @@ from django.utils import timezone
 from cases.models import CaseEvent, Coverage, Order, PriorAuthCase, RequirementStatus, Role, Status, Task, Urgency
 from cases.services import case_event_add, task_create
 from cases.transitions import transition
+from cases.words import date_words
 from payers.rules import RuleConflict, check_order
 
 
@@ -18,9 +19,9 @@ def coverage_active_for(*, order: Order) -> tuple[Coverage | None, str]:
     day = order.service_date
     active = [c for c in order.patient.coverages.select_related("payer", "plan") if c.is_active_on(day)]
     if not active:
-        return None, f"No active coverage on {day.isoformat()}."
+        return None, f"No active coverage on {date_words(day)}."
     if len(active) > 1:
-        return None, f"{len(active)} active coverages on {day.isoformat()}: choose the primary."
+        return None, f"{len(active)} active coverages on {date_words(day)}: choose the primary."
     return active[0], ""
 
 

@@ -48,11 +48,18 @@ SORT_ORDER = {
     "scheduled": ["order__scheduled_date", "pk"],
 }
 PAGE_SIZE = 50
+ASSIGNABLE_ROLES = [Role.COORDINATOR, Role.MANAGER]
 QUEUE_FILTERS = ("q", "bucket", "payer", "category", "assignee", "location", "provider", "overdue")
 
 
 def _practice_staff(user):
-    return User.objects.filter(practice_id=user.practice_id, is_active=True).order_by("first_name", "last_name")
+    """Who a case can be assigned to: the practice's active coordinators and managers (the roles that
+    work cases; clinicians get tasks, the front desk schedules, admins configure)."""
+    return (
+        User.objects.filter(practice_id=user.practice_id, is_active=True, groups__name__in=ASSIGNABLE_ROLES)
+        .distinct()
+        .order_by("first_name", "last_name")
+    )
 
 
 @login_required
@@ -78,8 +85,6 @@ def queue(request):
         cases = cases.scheduled()
     if f.get("q"):
         cases = cases.search(f["q"])
-    if f.get("bucket"):
-        cases = cases.filter(status__in=forms.BUCKETS[f["bucket"]][1])
     if f.get("payer"):
         cases = cases.filter(payer=f["payer"])
     if f.get("category"):
@@ -96,6 +101,10 @@ def queue(request):
         cases = cases.filter(order__ordering_provider=f["provider"])
     if f.get("overdue"):
         cases = cases.overdue(now)
+    # Counts per status for everything the other filters leave (one aggregate query).
+    per_status = cases.status_counts()
+    if f.get("bucket"):
+        cases = cases.filter(status__in=forms.BUCKETS[f["bucket"]][1])
     sort = f.get("sort") or "priority"
     unfiltered = view == "all" and not any(f.get(k) for k in QUEUE_FILTERS)
     if sort == "priority":
@@ -105,6 +114,18 @@ def queue(request):
     params = request.GET.copy()
     for key in ("page", "after", "n"):
         params.pop(key, None)
+    others = params.copy()
+    others.pop("bucket", None)
+    others = others.urlencode()
+    status_counts = [
+        {
+            "key": key,
+            "label": label,
+            "n": sum(per_status.get(s, 0) for s in statuses),
+            "url": f"?{others}&bucket={key}" if others else f"?bucket={key}",
+        }
+        for key, (label, statuses) in forms.BUCKETS.items()
+    ]
     context = {
         "page": page,
         "form": form,
@@ -114,6 +135,9 @@ def queue(request):
         "can_assign": role_allows(user, "assign"),
         "staff": staff,
         "roles": [(Role.COORDINATOR, "Coordinators (spread evenly)")],
+        "status_counts": status_counts,
+        "all_statuses_url": f"?{others}" if others else "?",
+        "bucket": f.get("bucket") or "",
     }
     template = "cases/_queue_results.html" if request.htmx else "cases/queue.html"
     return render(request, template, context)
@@ -130,7 +154,7 @@ def bulk_assign(request):
     try:
         if not cases:
             raise services.ActionRefused("Select at least one case.")
-        if to.startswith("role:"):
+        if to.startswith("role:") and to.removeprefix("role:") in ASSIGNABLE_ROLES:
             whom = {"role": to.removeprefix("role:")}
         elif to == "none":
             whom = {"user": None}
@@ -139,7 +163,13 @@ def bulk_assign(request):
         else:
             raise services.ActionRefused("Choose whom to assign to.")
         services.cases_assign_bulk(cases=cases, actor=request.user, **whom)
-        messages.success(request, f"Assigned {len(cases)} case(s).")
+        n = f"{len(cases)} case{'' if len(cases) == 1 else 's'}"
+        if "role" in whom:
+            messages.success(request, f"Assigned {n} to the {Role(whom['role']).label.lower()}s, spread evenly.")
+        elif whom["user"] is None:
+            messages.success(request, f"Unassigned {n}.")
+        else:
+            messages.success(request, f"Assigned {n} to {whom['user'].display()}.")
     except services.ActionRefused as exc:
         messages.error(request, str(exc))
     if request.htmx:

@@ -151,22 +151,19 @@ def _rule_link(rule: PayerRule) -> str:
 @admin.register(PayerRule)
 class PayerRuleAdmin(admin.ModelAdmin):
     change_list_template = "admin/payers/payerrule/change_list.html"
+    # What an admin scans for first: the code, whether it needs PA, and how it is sent; then whose rule
+    # it is and its conditions. Dates and conditions are one column each so the list fits its box.
     list_display = (
-        "id",
-        "payer",
-        "plan",
-        "code_system",
         "codes",
         "requires_pa",
-        "category",
         "channel_display",
-        "site_of_service",
-        "diagnosis_prefixes",
-        "effective_from",
-        "effective_to",
-        "criteria_reference",
+        "payer",
+        "plan_short",
+        "category",
+        "conditions",
+        "effective",
     )
-    list_display_links = ("id", "codes")
+    list_display_links = ("codes",)
     list_filter = (
         "payer",
         PlanFilter,
@@ -193,6 +190,27 @@ class PayerRuleAdmin(admin.ModelAdmin):
     @admin.display(description="code(s)", ordering="code")
     def codes(self, obj):
         return f"{obj.code}–{obj.code_end}" if obj.code_end else obj.code
+
+    @admin.display(description="plan", ordering="plan__name")
+    def plan_short(self, obj):
+        return obj.plan.name if obj.plan else "every plan"
+
+    @admin.display(description="conditions")
+    def conditions(self, obj):
+        parts = []
+        if obj.site_of_service:
+            parts.append(f"site {obj.site_of_service}")
+        if obj.diagnosis_prefixes:
+            parts.append(f"dx {obj.diagnosis_prefixes}")
+        return "; ".join(parts) or "—"
+
+    @admin.display(description="effective", ordering="effective_from")
+    def effective(self, obj):
+        return (
+            f"{obj.effective_from:%m/%d/%Y} – {obj.effective_to:%m/%d/%Y}"
+            if obj.effective_to
+            else (f"from {obj.effective_from:%m/%d/%Y}")
+        )
 
     @admin.display(description="channel", ordering="channel")
     def channel_display(self, obj):

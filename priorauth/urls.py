@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from priorauth import observability
 
@@ -15,6 +17,12 @@ urlpatterns = [
     # For load balancers and process supervisors: no login, no PHI.
     path("healthz/", login_not_required(observability.health_web), name="health_web"),
     path("healthz/cluster/", login_not_required(observability.health_cluster), name="health_cluster"),
+    # Browsers ask for /favicon.ico whatever the page links; the icon itself is a static SVG.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+        name="favicon",
+    ),
     path("", include("cases.urls")),
     path("", include("cases.sweep.urls")),
     path("", include("cases.metrics.urls")),

@@ -7,8 +7,9 @@ numbers, which is also what screen readers get.
 from __future__ import annotations
 
 
-def hbar(rows: list[tuple[str, float | int | None]], *, unit: str = "", width: int = 560) -> dict:
-    """Horizontal bars for (label, value) rows; None is drawn as "no data"."""
+def hbar(rows: list[tuple[str, float | int | None]], *, unit: str = "", width: int = 560, fmt=None) -> dict:
+    """Horizontal bars for (label, value) rows; None is drawn as "no data". `fmt` words a value
+    (e.g. hours as "2 d 4 h"); without it the value is printed with `unit`."""
     label_w, bar_h, gap, pad = 240, 20, 8, 10
     plot_w = width - label_w - 70
     top = max([v for _, v in rows if v is not None] or [0]) or 1
@@ -19,7 +20,7 @@ def hbar(rows: list[tuple[str, float | int | None]], *, unit: str = "", width: i
         bars.append(
             {
                 "label": label if len(label) <= 32 else label[:31] + "…",
-                "value": "no data" if value is None else f"{value:g}{unit}",
+                "value": "no data" if value is None else fmt(value) if fmt else f"{value:g}{unit}",
                 "y": y,
                 "w": w,
                 "text_y": y + bar_h - 6,

@@ -15,6 +15,7 @@ from cases.metrics.charts import hbar
 from cases.metrics.figures import Filters, dashboard_metrics
 from cases.models import Location, Provider
 from cases.permissions import require_role
+from cases.words import duration_words
 from payers.models import Category, Payer
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
@@ -67,12 +68,12 @@ def _charts(m: dict) -> dict:
         "responses": hbar([(r["label"], r["rate"]) for r in m["responses"]], unit="%"),
         "time": hbar(
             [
-                ("Submission → decision, median", t["submission_median_hours"]),
-                ("Submission → decision, p90", t["submission_p90_hours"]),
-                ("Order → decision, median", t["order_median_hours"]),
-                ("Order → decision, p90", t["order_p90_hours"]),
+                ("Submission → decision (median)", t["submission_median_hours"]),
+                ("Submission → decision (9 in 10)", t["submission_p90_hours"]),
+                ("Order → decision (median)", t["order_median_hours"]),
+                ("Order → decision (9 in 10)", t["order_p90_hours"]),
             ],
-            unit=" h",
+            fmt=duration_words,
         ),
         "denials": hbar([(f"{r['code']} {r['text']}", r["n"]) for r in m["denial_reasons"]]),
         "backlog": hbar(list(m["backlog"]["ages"])),

@@ -59,6 +59,7 @@ from cases.metrics.percentiles import grouped_percentiles
 from cases.models import Practice, PriorAuthCase, RequirementStatus, Status, Task, Urgency
 from cases.sweep.models import Bucket, Sweep, SweepHoliday, SweepItem
 from cases.transitions import AWAITING_PAYER
+from cases.words import channel_words
 from payers.models import Channel, Payer
 
 log = logging.getLogger(__name__)
@@ -306,7 +307,7 @@ def _days_since(then: datetime | None, now: datetime) -> int:
 
 def _channel_label(row) -> str:
     value = row["channel"] or row["payer__default_channel"] or ""
-    return Channel(value).label if value in Channel.values else "the payer's channel"
+    return channel_words(value) if value in Channel.values else "the payer's channel"
 
 
 def item_text(bucket: str, row: dict, ctx: SweepContext) -> tuple[str, str, date | None]:

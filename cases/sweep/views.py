@@ -48,7 +48,8 @@ def sweep_page(request):
     items = SweepItem.objects.filter(sweep=sweep).visible_to(user)
     visible = dict(items.order_by().values_list("bucket").annotate(n=Count("pk")))
     before = previous_sweep(sweep)
-    changes = sweep_changes(sweep, before) if context["can_compare"] else {}
+    # No earlier sweep: nothing to compare, so no "new / gone" figures (they would all be "new").
+    changes = sweep_changes(sweep, before) if context["can_compare"] and before else {}
     buckets = [
         {"value": value, "label": label, "count": visible.get(value, 0), "change": changes.get(value)}
         for value, label in Bucket.choices
@@ -85,7 +86,7 @@ def sweep_page(request):
         assignable=_assignable(user.practice_id) if context["can_assign"] else [],
         can_reschedule=role_allows(user, "sweep_reschedule"),
     )
-    template = "sweep/_bucket.html" if request.htmx else "sweep/page.html"
+    template = "sweep/_body.html" if request.htmx else "sweep/page.html"
     return render(request, template, context)
 
 
@@ -96,7 +97,8 @@ def sweep_run_now(request):
     # Run in the request: it takes seconds even for a large practice (see
     # docs/performance.md) and then works without a running cluster.
     sweep = sweep_run(practice=request.user.practice, actor=request.user)
-    messages.success(request, f"Sweep done: {sum(sweep.counts.values())} items.")
+    total = sum(sweep.counts.values())
+    messages.success(request, f"Sweep done: {total} item{'' if total == 1 else 's'}.")
     return redirect("sweep:page")
 
 
@@ -115,7 +117,7 @@ def sweep_assign(request, pk: int):
         messages.error(request, "Select at least one case, or assign the whole bucket.")
     else:
         changed = sweep_bulk_assign(sweep=sweep, bucket=bucket, user=assignee, actor=request.user, case_ids=case_ids)
-        messages.success(request, f"Assigned {changed} case(s) to {assignee.display()}.")
+        messages.success(request, f"Assigned {changed} case{'' if changed == 1 else 's'} to {assignee.display()}.")
     return redirect(f"{reverse('sweep:page')}?bucket={bucket}")
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from cases import words
 from cases.models import Status
 from cases.transitions import AWAITING_PAYER
 
@@ -85,3 +86,18 @@ def days_open(case, now) -> int:
 def oob(flag) -> str:
 
     return mark_safe(' hx-swap-oob="true"') if flag else ""  # noqa: S308 - a constant attribute
+
+
+# Human words (cases/words.py): what staff read instead of codes and raw figures.
+register.filter("channel_words", words.channel_words)
+register.filter("role_words", words.role_words)
+register.filter("duration_words", words.duration_words)
+register.filter("date_words", words.date_words)
+register.filter("days_words", words.days_words)
+register.filter("plain_error", words.plain_error)
+
+
+@register.filter
+def plain_words(text) -> tuple[str, str]:
+    """(staff wording, technical original or ''): the timeline shows the second on an expandable line."""
+    return words.plain_words(text)

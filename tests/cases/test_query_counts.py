@@ -51,15 +51,16 @@ def test_queue_queries_do_not_grow_with_cases(
     _seed_cases(practice, owner_provider, payer, 10)
     small = [_count(client, reverse("cases:queue") + q, **h) for q, h in QUEUE_URLS]
     _seed_cases(practice, owner_provider, payer, 190)
-    # Queries (15): session, user, the user's groups (role), practice (time zone), the background
+    # Queries (16): session, user, the user's groups (role), practice (time zone), the background
     # heartbeat (a manager's "background work is stalled" banner), payers (filter choices), staff
-    # (assignee filter / bulk assign), locations, providers (filter choices), the planner's row
+    # (assignee filter / bulk assign), locations, providers (filter choices), the counts per status
+    # (one GROUP BY), the planner's row
     # estimate (unfiltered view on PostgreSQL: EXPLAIN; exact count below 5 000), page count,
     # page rows (one join for patient, order,
     # provider, location, payer, plan, rule, assignee, practice), and the session save
     # (savepoint, update, release: SESSION_SAVE_EVERY_REQUEST for the idle logoff).
     for (q, h), before in zip(QUEUE_URLS, small, strict=True):
-        with django_assert_max_num_queries(15):
+        with django_assert_max_num_queries(16):
             assert _count(client, reverse("cases:queue") + q, **h) == before
 
 

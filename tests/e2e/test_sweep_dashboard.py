@@ -77,7 +77,7 @@ def test_manager_opens_the_sweep_bulk_assigns_a_bucket_and_opens_the_dashboard(
     page.select_option("#assignee", label=coordinator.display())
     page.click("#assign-bucket")
     page.wait_for_selector(".msg-success")
-    assert "Assigned 3 case(s)" in page.locator(".messages").inner_text()
+    assert "Assigned 3 cases to" in page.locator(".messages").inner_text()
     assert page.locator("#sweep-bucket td.assignee").all_inner_texts() == [coordinator.display()] * 3
     screenshot("sweep-bulk-assigned")
     for case in cases[:3]:

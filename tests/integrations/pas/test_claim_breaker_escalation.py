@@ -133,7 +133,9 @@ def test_breaker_is_shown_on_the_case_page(client, coordinator, pas_case):
     client.force_login(coordinator)
     body = client.get(f"/cases/{pas_case.pk}/").content.decode()
     assert "API is down: calls paused" in body
-    assert "HTTP 503" in body
+    # the last error in staff words (issue 16): not the HTTP status line
+    assert "The payer&#x27;s system was not available" in body
+    assert "HTTP 503" not in body
 
 
 def test_stall_escalates_once_per_stall(practice, owner_provider, pas_payer):
