@@ -109,6 +109,9 @@ class EhrConnection(models.Model):
     last_check = models.JSONField(default=dict, blank=True, help_text="The last 'check connection' report.")
     last_checked_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.practice})"
+
     def bulk_credentials(self) -> EhrConnection:
         """A copy carrying the bulk backend app's credentials (or these, if none)."""
         if not self.bulk_client_id:
@@ -127,9 +130,6 @@ class EhrConnection(models.Model):
             timeout_seconds=self.timeout_seconds,
         )
         return copy
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.practice})"
 
 
 class SyncRun(models.Model):
