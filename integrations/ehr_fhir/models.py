@@ -89,6 +89,7 @@ class EhrConnection(models.Model):
     bulk_private_key_pem = models.TextField("bulk private key (PEM)", blank=True)
     bulk_key_id = models.CharField("bulk key id (kid)", max_length=200, blank=True)
     bulk_scopes = models.CharField(max_length=500, blank=True, default="system/Group.read")
+    bulk_algorithm = models.CharField(max_length=5, choices=Algorithm.choices, default=Algorithm.RS384)
     bulk_wait_seconds = models.PositiveSmallIntegerField(
         default=60, help_text="How long one sync polls a running export before leaving it for the next sync."
     )
@@ -126,7 +127,7 @@ class EhrConnection(models.Model):
             key_id=self.bulk_key_id,
             token_url=self.token_url,
             scopes=self.bulk_scopes,
-            algorithm=self.algorithm,
+            algorithm=self.bulk_algorithm,
             timeout_seconds=self.timeout_seconds,
         )
         return copy
