@@ -6,7 +6,7 @@ from django.db import transaction
 
 from cases.detection import case_open_for_order
 from cases.models import CaseEvent, Coverage, Order, Patient, PriorAuthCase
-from cases.services import case_event_add
+from cases.services import ActionRefused, case_event_add
 
 
 def order_create_manual(*, practice, actor, data: dict) -> PriorAuthCase:
@@ -49,7 +49,12 @@ def order_create_manual(*, practice, actor, data: dict) -> PriorAuthCase:
 
 
 def order_schedule_set(*, order: Order, day: date | None, actor) -> Order:
-    """Staff set or correct the service date where the EHR has none; marked as entered by hand."""
+    """Staff set or correct the service date where the EHR has none; marked as entered by hand.
+
+    A date the EHR schedules is changed in the EHR (every sync reads it again), not here.
+    """
+    if order.scheduled_source == Order.ScheduleSource.EHR:
+        raise ActionRefused("The EHR schedules this service: change the appointment there.")
     with transaction.atomic():
         old = order.scheduled_date
         order.scheduled_date = day
