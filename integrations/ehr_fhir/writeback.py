@@ -398,12 +398,17 @@ def writeback_record(*, case: PriorAuthCase, event, to_status: str) -> WriteBack
     elif not case.patient.ehr_id:
         why = "the patient is not linked to the EHR"
     if why:
+        said = WriteBack.objects.filter(case=case, state=WriteBack.State.UNSUPPORTED, error=why).exists()
         wb.state = WriteBack.State.UNSUPPORTED
         wb.error = why
         wb.save()
-        case_event_add(
-            case=case, kind=CaseEvent.Kind.WRITE_BACK, message=f"Write-back not supported: {why}", write_back_id=wb.pk
-        )
+        if not said:  # once per case: every later status would only repeat it
+            case_event_add(
+                case=case,
+                kind=CaseEvent.Kind.WRITE_BACK,
+                message=f"Write-back not supported: {why}",
+                write_back_id=wb.pk,
+            )
         return wb
     wb.resource_type = connection.write_resource
     wb.save()
