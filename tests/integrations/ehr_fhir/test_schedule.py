@@ -171,3 +171,25 @@ def test_sweep_schedule_at_risk_and_front_desk_view_come_from_ehr_appointments(
     assert not SweepItem.objects.filter(sweep=later, case=case, bucket=Bucket.SCHEDULE_AT_RISK).exists()
     # and the front desk's "reschedule the Feb 23 appointment" task is closed: that date is gone
     assert Task.objects.get(case=case, kind=Task.Kind.RESCHEDULE).done_at is not None
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_reschedule_past_the_authorized_period_is_caught_by_the_expiry_watch_at_once(
+    practice, connection, ehr, medicaid, synthea_provider
+):
+    # given an approved case (authorized to Mar 1) whose appointment in the EHR is inside the period
+    patient_id, sr = _order_in_ehr(ehr, medicaid[0])
+    appt = _appointment(ehr, patient_id=patient_id, start="2026-02-25T15:00:00Z", order=sr)
+    _sync(practice)
+    case = PriorAuthCase.objects.get(order__ehr_id=f"ServiceRequest/{sr['id']}")
+    PriorAuthCase.objects.filter(pk=case.pk).update(
+        status=Status.APPROVED, auth_effective_start=day("2026-02-01"), auth_effective_end=day("2026-03-01")
+    )
+    _sync(practice)
+    assert not Task.objects.filter(case=case, kind=Task.Kind.RENEW_AUTH).exists()
+    # when the EHR moves the appointment after the authorization ends, and the next sync runs
+    ehr.update({**appt, "start": "2026-03-10T15:00:00Z", "end": "2026-03-10T15:30:00Z"})
+    _sync(practice)
+    # then the coordinator is warned right away (not at the next hourly watch)
+    task = Task.objects.get(case=case, kind=Task.Kind.RENEW_AUTH)
+    assert task.title.startswith("Authorization ends 03/01/2026") and "scheduled 03/10/2026" in task.detail
