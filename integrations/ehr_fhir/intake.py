@@ -164,10 +164,16 @@ def _sync_bulk(session: FhirSession, run: SyncRun, connection: EhrConnection) ->
     except bulk.ExportNotReady as waiting:
         run.error = f"Bulk export still running ({waiting.progress or 'no progress reported'}); the next sync reads it."
         return
-    except IntegrationError:
-        run.cursor = {k: v for k, v in run.cursor.items() if k != "bulk_pending"}  # the job is gone: start anew
-        raise
+    except IntegrationError as exc:
+        if exc.permanent:  # the export failed and is gone: the next sync starts a new one
+            run.cursor = {k: v for k, v in run.cursor.items() if k != "bulk_pending"}
+        raise  # a 429 / 5xx on the status URL: the next sync polls the same export again
     found = bulk.download(bulk_session, manifest)
+    if manifest.get("error"):
+        # The IG lists OperationOutcome files for resources the server could not export.
+        _skip(
+            run, {"resourceType": "Bulk", "id": "export"}, f"the export reported {len(manifest['error'])} error file(s)"
+        )
     exported = ExportedView(session, found)
     orders = sorted(
         (r for t in ORDER_TYPES for r in found.get(t, [])), key=lambda r: (r.get("meta") or {}).get("lastUpdated", "")

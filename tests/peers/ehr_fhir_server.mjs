@@ -195,6 +195,7 @@ const server = http.createServer(async (req, res) => {
       const job = jobs.get((statusMatch || fileMatch)[1]);
       if (!job) return send(404, outcome('not-found', 'no such export'));
       if ((job.authorized || config.requireAuth) && !authorized) return send(401, outcome('login', 'invalid or expired token'));
+      if (takeFault(url.pathname) === '500') return send(500, outcome('exception', 'internal error'));
       if (fileMatch) return send(200, job.files[fileMatch[2]] || '', 'application/fhir+ndjson');
       if (req.method === 'DELETE') { jobs.delete(statusMatch[1]); return send(202, ''); }
       if (job.polls > 0) {

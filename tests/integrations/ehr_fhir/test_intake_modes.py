@@ -153,3 +153,25 @@ def test_bulk_export_of_an_unknown_group_fails_with_the_ehr_reason(practice, con
     assert run.run_state == SyncRun.RunState.FAILED
     assert "refused the bulk export: HTTP 404" in run.error and "Group not found" in run.error
     assert "bulk_pending" not in run.cursor
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_server_error_while_polling_keeps_the_export_for_the_next_sync(
+    practice, connection, ehr, medicaid, synthea_provider
+):
+    # given a bulk connection and a status URL that answers 500 once
+    ehr.set_profile(exportPolls=1, retryAfter=0)
+    f.PayerRuleFactory(payer=medicaid[0], code="70551")
+    patient_id = ehr.synthea_ids["Patient"][0]
+    sr = service_request(ehr, patient_id=patient_id, practitioner_id=synthea_practitioner_id(ehr))
+    _mode(connection, EhrConnection.IntakeMode.BULK, _group(ehr, patient_id))
+    ehr.fault("/bulkstatus/", "500")
+    # when a sync runs, then another
+    failed = sync_practice(practice=practice)
+    retried = sync_practice(practice=practice)
+    # then the first fails with the reason but keeps the export; the second polls it to the end (one kick-off)
+    assert failed.run_state == SyncRun.RunState.FAILED and "HTTP 500" in failed.error
+    assert failed.cursor["bulk_pending"]
+    assert retried.run_state == SyncRun.RunState.SUCCEEDED, retried.error
+    assert len(_export_requests(ehr)) == 1
+    assert Order.objects.filter(ehr_id=f"ServiceRequest/{sr['id']}").exists()
