@@ -172,6 +172,12 @@ class ManualOrderForm(forms.Form):
     quantity = forms.DecimalField(max_digits=8, decimal_places=2, initial=1)
     priority = forms.ChoiceField(choices=Order.Priority.choices, initial=Order.Priority.ROUTINE)
     requested_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    scheduled_date = forms.DateField(
+        label="Scheduled for",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The appointment, if already booked (kept as entered by hand).",
+    )
 
     def __init__(self, *args, practice, **kwargs):
         super().__init__(*args, **kwargs)
@@ -194,3 +200,9 @@ class ManualOrderForm(forms.Form):
             c.strip().upper() for c in (data.get("diagnosis_codes") or "").split(",") if c.strip()
         ]
         return data
+
+
+class ScheduleForm(forms.Form):
+    scheduled_date = forms.DateField(
+        label="Service date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

@@ -211,6 +211,16 @@ class Order(models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.ROUTINE)
     requested_date = models.DateField(null=True, blank=True)
     scheduled_date = models.DateField(null=True, blank=True)
+
+    class ScheduleSource(models.TextChoices):
+        NONE = "", "Not scheduled"
+        EHR = "ehr", "From the EHR"
+        MANUAL = "manual", "Entered by hand"
+
+    scheduled_source = models.CharField(max_length=8, choices=ScheduleSource.choices, blank=True, default="")
+    schedule_ref = models.CharField(
+        max_length=80, blank=True, help_text="The EHR Appointment/… or Encounter/… the date was read from."
+    )
     ehr_id = models.CharField("EHR request id", max_length=64, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,9 +1,12 @@
 """Orders entered by hand: a fax or phone order that did not come from the EHR."""
 
+from datetime import date
+
 from django.db import transaction
 
 from cases.detection import case_open_for_order
-from cases.models import Coverage, Order, Patient, PriorAuthCase
+from cases.models import CaseEvent, Coverage, Order, Patient, PriorAuthCase
+from cases.services import ActionRefused, case_event_add
 
 
 def order_create_manual(*, practice, actor, data: dict) -> PriorAuthCase:
@@ -38,6 +41,34 @@ def order_create_manual(*, practice, actor, data: dict) -> PriorAuthCase:
             diagnosis_codes=data["diagnosis_codes"],
             priority=data["priority"],
             requested_date=data["requested_date"],
+            scheduled_date=data.get("scheduled_date"),
+            scheduled_source=Order.ScheduleSource.MANUAL if data.get("scheduled_date") else "",
             source=Order.Source.MANUAL,
         )
         return case_open_for_order(order=order, actor=actor)
+
+
+def order_schedule_set(*, order: Order, day: date | None, actor) -> Order:
+    """Staff set or correct the service date where the EHR has none; marked as entered by hand.
+
+    A date the EHR schedules is changed in the EHR (every sync reads it again), not here.
+    """
+    if order.scheduled_source == Order.ScheduleSource.EHR:
+        raise ActionRefused("The EHR schedules this service: change the appointment there.")
+    with transaction.atomic():
+        old = order.scheduled_date
+        order.scheduled_date = day
+        order.scheduled_source = Order.ScheduleSource.MANUAL if day else Order.ScheduleSource.NONE
+        order.schedule_ref = ""
+        order.save(update_fields=["scheduled_date", "schedule_ref", "scheduled_source"])
+        case = PriorAuthCase.objects.filter(order=order).first()
+        if case is not None:
+            case_event_add(
+                case=case,
+                kind=CaseEvent.Kind.SYSTEM,
+                actor=actor,
+                message=(f"Service date entered by hand: {day:%m/%d/%Y}" if day else "Service date removed by hand")
+                + (f" (was {old:%m/%d/%Y})" if old else ""),
+                scheduled_date=day.isoformat() if day else None,
+            )
+    return order

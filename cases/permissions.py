@@ -38,6 +38,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "record_outcome": frozenset({R.MANAGER, R.COORDINATOR}),
     "escalate": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     "cancel": frozenset({R.MANAGER, R.COORDINATOR}),
+    # The service date where the EHR has none (kept as "entered by hand").
+    "schedule": frozenset({R.MANAGER, R.COORDINATOR, R.FRONT_DESK}),
     "appeal": frozenset({R.MANAGER, R.COORDINATOR}),
     "download": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     # The submission packet (cases/packet_pdf.py): the people who send it to the payer.
@@ -133,6 +135,7 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "record_outcome": case.status in OUTCOME_STATUSES or (ready and submit_queued),
         "escalate": is_open,
         "cancel": can_transition(case, Status.CANCELLED),
+        "schedule": is_open and case.order.scheduled_source != "ehr",
         "appeal": case.status in (Status.DENIED, Status.PARTIALLY_APPROVED),
         "download": True,
         "packet": bool(case.payer_id) and case.status in PACKET_STATUSES,

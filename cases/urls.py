@@ -20,6 +20,7 @@ urlpatterns = [
     path("cases/<int:pk>/send-update/", views.case_send_update, name="send_update"),
     path("cases/<int:pk>/outcome/", views.case_outcome, name="outcome"),
     path("cases/<int:pk>/escalate/", views.case_escalate, name="escalate"),
+    path("cases/<int:pk>/schedule/", views.case_schedule, name="schedule"),
     path("cases/<int:pk>/cancel/", views.case_cancel, name="cancel"),
     path("cases/<int:pk>/appeal/", views.case_appeal, name="appeal"),
     path("cases/<int:pk>/documents/<int:doc_pk>/", views.document_download, name="document"),

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cases import actions, documents, forms, services
 from cases.appeals import appeal_letter_draft, case_file_appeal
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
+from cases.orders import order_schedule_set
 from cases.pagination import queue_page
 from cases.permissions import (
     available_actions,
@@ -382,6 +383,17 @@ def case_escalate(request, pk: int):
         return "Escalated to the managers."
 
     return _act(request, pk, "escalate", run)
+
+
+@login_required
+@require_POST
+def case_schedule(request, pk: int):
+    def run(case):
+        day = _form_or_refuse(forms.ScheduleForm, request)["scheduled_date"]
+        order_schedule_set(order=case.order, day=day, actor=request.user)
+        return f"Service date set to {day:%m/%d/%Y} (entered by hand)." if day else "Service date removed."
+
+    return _act(request, pk, "schedule", run)
 
 
 @login_required

@@ -64,6 +64,14 @@ def access_token(connection, *, session: requests.Session | None = None) -> str:
     token = cache.get(key)
     if token:
         return token
+    body = token_request(connection, session=session)
+    expires_in = int(body.get("expires_in") or 300)
+    cache.set(key, body["access_token"], timeout=max(expires_in - EXPIRY_MARGIN_SECONDS, 1))
+    return body["access_token"]
+
+
+def token_request(connection, *, session: requests.Session | None = None) -> dict:
+    """One token request; the token endpoint's JSON answer (`access_token`, `expires_in`, granted `scope`)."""
     http = session or requests
     try:
         response = http.post(
@@ -88,9 +96,7 @@ def access_token(connection, *, session: requests.Session | None = None) -> str:
     if response.status_code != 200 or not body.get("access_token"):
         reason = body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
         raise IntegrationError(f"EHR refused the token request: {reason}", permanent=True)
-    expires_in = int(body.get("expires_in") or 300)
-    cache.set(key, body["access_token"], timeout=max(expires_in - EXPIRY_MARGIN_SECONDS, 1))
-    return body["access_token"]
+    return body
 
 
 def forget_token(connection) -> None:

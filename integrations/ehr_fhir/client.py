@@ -189,3 +189,17 @@ class FhirSession:
             return 200, {}
         body = self._parse(response, resource["resourceType"])
         return response.status_code, body
+
+    def update(self, resource_type: str, resource_id: str, resource: dict) -> dict:
+        """PUT the whole resource (an update, never a second resource)."""
+        url = urljoin(self.base, f"{resource_type}/{resource_id}")
+        body = {**resource, "id": resource_id}
+        response = self._request("PUT", url, json_body=body, headers={"Content-Type": FHIR_JSON})
+        if response.status_code in (200, 201) and not response.content:
+            return body
+        return self._parse(response, resource_type)
+
+    def find_id(self, resource_type: str, system: str, value: str) -> str:
+        """The id of the one resource with this business identifier ("" if none)."""
+        found = self.search(resource_type, {"identifier": f"{system}|{value}"})
+        return found[0].get("id", "") if found else ""

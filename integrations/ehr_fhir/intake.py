@@ -19,7 +19,7 @@ from cases.detection import case_open_for_order
 from cases.models import CaseEvent, Coverage, Order, Patient, Practice, Provider
 from cases.services import case_event_add
 from integrations.base import IntegrationError
-from integrations.ehr_fhir import mapping
+from integrations.ehr_fhir import bulk, mapping, schedule
 from integrations.ehr_fhir.client import FhirSession
 from integrations.ehr_fhir.models import EhrConnection, SyncRun
 from payers.models import Payer, Plan
@@ -53,14 +53,22 @@ def _start_run(practice: Practice) -> SyncRun:
 
 
 def sync_practice(*, practice: Practice, actor=None) -> SyncRun:
-    """Run one intake pass for `practice`. Never raises for EHR problems: the
-    error is recorded on the returned SyncRun."""
+    """Run one intake pass for `practice`, the way its connection finds orders
+    (`EhrConnection.intake_mode`), then bring the service dates up to date.
+    Never raises for EHR problems: the error is recorded on the returned SyncRun."""
     connection = EhrConnection.objects.get(practice=practice)
     run = _start_run(practice)
     session = FhirSession(connection, purpose="order_intake", user=actor, system_actor="ehr_sync")
     try:
-        for resource_type in ORDER_TYPES:
-            _sync_type(session, run, resource_type)
+        if connection.intake_mode == EhrConnection.IntakeMode.BULK:
+            _sync_bulk(session, run, connection)
+        else:
+            for resource_type in ORDER_TYPES:
+                if connection.intake_mode == EhrConnection.IntakeMode.PER_PATIENT:
+                    _sync_type_per_patient(session, run, resource_type)
+                else:
+                    _sync_type(session, run, resource_type)
+            schedule.schedules_sync(session=session, practice=practice, connection=connection)
     except IntegrationError as exc:
         run.run_state = SyncRun.RunState.FAILED
         run.error = str(exc)[:2000]
@@ -72,7 +80,7 @@ def sync_practice(*, practice: Practice, actor=None) -> SyncRun:
     else:
         run.run_state = SyncRun.RunState.SUCCEEDED
     run.finished_at = timezone.now()
-    run.save(update_fields=["run_state", "error", "finished_at"])
+    run.save(update_fields=["run_state", "error", "finished_at", "cursor"])
     return run
 
 
@@ -96,6 +104,120 @@ def _sync_type(session: FhirSession, run: SyncRun, resource_type: str) -> None:
             return
 
 
+def patient_list(session: FhirSession, connection: EhrConnection) -> list[str]:
+    """The practice's active patients: the members of its Group in the EHR (if
+    one is configured) and every patient already linked to the EHR here."""
+    ids = []
+    if connection.bulk_group_id:
+        group = session.read("Group", connection.bulk_group_id)
+        for member in group.get("member") or []:
+            if member.get("inactive"):
+                continue
+            pid = mapping.reference_id(member.get("entity"), "Patient")
+            if pid:
+                ids.append(pid)
+    known = Patient.objects.filter(practice_id=connection.practice_id).exclude(ehr_id="")
+    ids.extend(known.order_by("pk").values_list("ehr_id", flat=True))
+    return list(dict.fromkeys(ids))
+
+
+def _sync_type_per_patient(session: FhirSession, run: SyncRun, resource_type: str) -> None:
+    """One search per patient (`?patient=Patient/x`), for EHRs that refuse a
+    search across all patients. The cursor moves only when every patient has
+    been read, so a run that stops part-way misses nobody's orders."""
+    since = run.since.get(resource_type)
+    newest = since or ""
+    for patient_id in patient_list(session, session.connection):
+        params = {"patient": f"Patient/{patient_id}", "_sort": "_lastUpdated", "_count": PAGE_SIZE}
+        if since:
+            params["_lastUpdated"] = f"ge{since}"
+        for page in session.search_pages(resource_type, params, patient_ehr_id=patient_id):
+            for resource in page:
+                _take_order(session, run, resource, advance_cursor=False)
+                newest = max(newest, (resource.get("meta") or {}).get("lastUpdated") or "")
+    if newest:
+        run.cursor = {**run.cursor, resource_type: newest}
+        run.save(update_fields=["cursor"])
+
+
+BULK_TYPES = ["Patient", "Coverage", *ORDER_TYPES]
+
+
+def _sync_bulk(session: FhirSession, run: SyncRun, connection: EhrConnection) -> None:
+    """Group-level bulk export (the eClinicalWorks route): kick off (or resume a
+    running export), poll, read the NDJSON, take each order in from it."""
+    if not connection.bulk_group_id:
+        raise IntegrationError("Bulk intake needs the EHR Group id of the practice's patients.", permanent=True)
+    bulk_session = FhirSession(
+        connection.bulk_credentials(), purpose="order_intake", user=session.user, system_actor="ehr_sync"
+    )
+    status_url = run.since.get("bulk_pending")
+    if not status_url:
+        types = [*BULK_TYPES, schedule.schedule_type(connection)]
+        status_url = bulk.kick_off(
+            bulk_session, group_id=connection.bulk_group_id, types=types, since=run.since.get("bulk_since", "")
+        )
+        run.cursor = {**run.cursor, "bulk_pending": status_url}
+        run.save(update_fields=["cursor"])
+    try:
+        manifest = bulk.poll(bulk_session, status_url, wait_seconds=connection.bulk_wait_seconds)
+    except bulk.ExportNotReady as waiting:
+        run.error = f"Bulk export still running ({waiting.progress or 'no progress reported'}); the next sync reads it."
+        return
+    except IntegrationError as exc:
+        if exc.permanent:  # the export failed and is gone: the next sync starts a new one
+            run.cursor = {k: v for k, v in run.cursor.items() if k != "bulk_pending"}
+        raise  # a 429 / 5xx on the status URL: the next sync polls the same export again
+    found = bulk.download(bulk_session, manifest)
+    if manifest.get("error"):
+        # The IG lists OperationOutcome files for resources the server could not export.
+        _skip(
+            run, {"resourceType": "Bulk", "id": "export"}, f"the export reported {len(manifest['error'])} error file(s)"
+        )
+    exported = ExportedView(session, found)
+    orders = sorted(
+        (r for t in ORDER_TYPES for r in found.get(t, [])), key=lambda r: (r.get("meta") or {}).get("lastUpdated", "")
+    )
+    for resource in orders:
+        _take_order(exported, run, resource, advance_cursor=False)
+    schedule.schedules_from_resources(
+        practice=run.practice,
+        connection=connection,
+        resources=found.get(schedule.schedule_type(connection), []),
+        full=False,
+    )
+    cursor = {k: v for k, v in run.cursor.items() if k != "bulk_pending"}
+    run.cursor = {**cursor, "bulk_since": manifest["transactionTime"]}
+    run.save(update_fields=["cursor"])
+    bulk.finish(bulk_session, status_url)
+
+
+class ExportedView:
+    """The live session, but Patient reads and Coverage searches are answered
+    from the export's files first (the single-patient app may not be allowed
+    to read what the bulk app just exported, and reading it twice is waste)."""
+
+    def __init__(self, session: FhirSession, found: dict[str, list[dict]]):
+        self._session = session
+        self.connection = session.connection
+        self._by_id = {(r["resourceType"], r.get("id")): r for rs in found.values() for r in rs}
+        self._coverage: dict[str, list[dict]] = {}
+        for cov in found.get("Coverage", []):
+            pid = mapping.reference_id(cov.get("beneficiary"), "Patient")
+            self._coverage.setdefault(pid, []).append(cov)
+        self._exported_types = set(found)
+
+    def read(self, resource_type: str, resource_id: str, **kwargs) -> dict:
+        cached = self._by_id.get((resource_type, resource_id))
+        return cached if cached is not None else self._session.read(resource_type, resource_id, **kwargs)
+
+    def search(self, resource_type: str, params: dict, **kwargs) -> list[dict]:
+        if resource_type == "Coverage" and "Coverage" in self._exported_types:
+            pid = mapping.reference_id({"reference": params.get("patient", "")}, "Patient")
+            return self._coverage.get(pid, [])
+        return self._session.search(resource_type, params, **kwargs)
+
+
 def _skip(run: SyncRun, resource: dict, reason: str) -> None:
     run.skipped += 1
     run.skipped_reasons = [*run.skipped_reasons, {"resource": _ref(resource), "reason": reason}][-100:]
@@ -105,7 +227,7 @@ def _ref(resource: dict) -> str:
     return f"{resource.get('resourceType')}/{resource.get('id')}"
 
 
-def _take_order(session: FhirSession, run: SyncRun, resource: dict) -> None:
+def _take_order(session: FhirSession, run: SyncRun, resource: dict, *, advance_cursor: bool = True) -> None:
     if not resource.get("id"):
         raise IntegrationError(f"The EHR sent a {resource.get('resourceType')} without an id.", permanent=True)
     with transaction.atomic():
@@ -119,7 +241,7 @@ def _take_order(session: FhirSession, run: SyncRun, resource: dict) -> None:
             elif outcome != "unchanged":
                 _skip(run, resource, outcome)
         last = (resource.get("meta") or {}).get("lastUpdated")
-        if last and (last >= run.cursor.get(resource["resourceType"], "")):
+        if advance_cursor and last and (last >= run.cursor.get(resource["resourceType"], "")):
             run.cursor = {**run.cursor, resource["resourceType"]: last}
         run.save(update_fields=["cursor", "created", "updated", "skipped", "skipped_reasons"])
 

@@ -5,6 +5,8 @@ rows, `SummaryRewrite`, live in integrations/llm.)
 Nothing here stores clinical content beyond what a case keeps as evidence.
 """
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -20,6 +22,20 @@ class EhrConnection(models.Model):
     class Algorithm(models.TextChoices):
         RS384 = "RS384", "RS384"
         ES384 = "ES384", "ES384"
+
+    class Profile(models.TextChoices):
+        GENERIC = "generic", "Generic SMART backend"
+        ECLINICALWORKS = "eclinicalworks", "eClinicalWorks"
+
+    class IntakeMode(models.TextChoices):
+        ALL_PATIENTS = "all_patients", "All-patient search (ServiceRequest?_lastUpdated=…)"
+        PER_PATIENT = "per_patient", "Per-patient search over the practice's patient list"
+        BULK = "bulk", "Bulk data: Group/{id}/$export"
+
+    class AlertResource(models.TextChoices):
+        COMMUNICATION = "Communication", "Communication to the practitioner"
+        TASK = "Task", "Task owned by the practitioner"
+        NONE = "", "None (alerts stay in this app)"
 
     class WriteResource(models.TextChoices):
         CLAIM_RESPONSE = "ClaimResponse", "ClaimResponse"
@@ -52,9 +68,69 @@ class EhrConnection(models.Model):
     )
     timeout_seconds = models.PositiveSmallIntegerField(default=20)
     sync_enabled = models.BooleanField(default=True)
+    profile = models.CharField(
+        max_length=20,
+        choices=Profile.choices,
+        default=Profile.GENERIC,
+        help_text="Saving a changed profile applies its defaults (integrations/ehr_fhir/profiles.py).",
+    )
+    intake_mode = models.CharField(
+        "find orders by", max_length=14, choices=IntakeMode.choices, default=IntakeMode.ALL_PATIENTS
+    )
+    bulk_group_id = models.CharField(
+        "bulk Group id",
+        max_length=64,
+        blank=True,
+        help_text="The EHR Group of the practice's active patients: bulk export and per-patient intake read it.",
+    )
+    # eClinicalWorks registers bulk access as a second backend app with its own
+    # client id and key; empty = the single-patient credentials above are used.
+    bulk_client_id = models.CharField("bulk client id", max_length=200, blank=True)
+    bulk_private_key_pem = models.TextField("bulk private key (PEM)", blank=True)
+    bulk_key_id = models.CharField("bulk key id (kid)", max_length=200, blank=True)
+    bulk_scopes = models.CharField(max_length=500, blank=True, default="system/Group.read")
+    bulk_algorithm = models.CharField(max_length=5, choices=Algorithm.choices, default=Algorithm.RS384)
+    bulk_wait_seconds = models.PositiveSmallIntegerField(
+        default=60, help_text="How long one sync polls a running export before leaving it for the next sync."
+    )
+    questionnaire_url = models.CharField(
+        "QuestionnaireResponse.questionnaire",
+        max_length=300,
+        blank=True,
+        default="urn:priorauth:questionnaire:prior-authorization-status",
+        help_text="Canonical URL of the Questionnaire the EHR registered for prior authorization status.",
+    )
+    alert_resource = models.CharField(
+        "alert clinicians as",
+        max_length=16,
+        choices=AlertResource.choices,
+        blank=True,
+        default=AlertResource.NONE,
+    )
+    last_check = models.JSONField(default=dict, blank=True, help_text="The last 'check connection' report.")
+    last_checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.practice})"
+
+    def bulk_credentials(self) -> EhrConnection:
+        """A copy carrying the bulk backend app's credentials (or these, if none)."""
+        if not self.bulk_client_id:
+            return self
+        copy = EhrConnection(
+            pk=self.pk,
+            practice_id=self.practice_id,
+            base_url=self.base_url,
+            auth=self.auth,
+            client_id=self.bulk_client_id,
+            private_key_pem=self.bulk_private_key_pem,
+            key_id=self.bulk_key_id,
+            token_url=self.token_url,
+            scopes=self.bulk_scopes,
+            algorithm=self.bulk_algorithm,
+            timeout_seconds=self.timeout_seconds,
+        )
+        return copy
 
 
 class SyncRun(models.Model):
@@ -130,6 +206,10 @@ class WriteBack(models.Model):
     """Outbox row: one decision to write to the chart, written in the same
     transaction as the case's move and sent by a background job."""
 
+    class Purpose(models.TextChoices):
+        CHART = "chart", "PA status in the chart"
+        ALERT = "alert", "Alert to the clinician"
+
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         RETRY = "retry", "Retrying"
@@ -142,7 +222,11 @@ class WriteBack(models.Model):
     identifier_system = models.CharField(max_length=120, default="urn:priorauth:pa-decision")
     identifier_value = models.CharField(max_length=120, help_text="Business identifier for If-None-Exist.")
     idempotency_key = models.CharField(max_length=120, unique=True)
-    decision = models.CharField(max_length=20)
+    decision = models.CharField(max_length=20, help_text="The case status (or task state) this row reports.")
+    purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.CHART)
+    task = models.ForeignKey(
+        "cases.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="For alerts."
+    )
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)

@@ -37,6 +37,10 @@ def _patient_ref(resource: dict) -> str:
         ref = (resource.get(name) or {}).get("reference", "") if isinstance(resource.get(name), dict) else ""
         if ref.startswith("Patient/"):
             return ref
+    for participant in resource.get("participant") or []:  # Appointment
+        ref = ((participant or {}).get("actor") or {}).get("reference", "")
+        if ref.startswith("Patient/"):
+            return ref
     return ""
 
 
@@ -189,6 +193,18 @@ def fhir_endpoint(request, path: str):
                 return _json(200, existing[0])
         resource.pop("id", None)
         return _json(201, resource_put(resource).body)
+    if request.method == "PUT" and len(parts) == 2:
+        # Update in place: the write-back keeps one chart entry per case current.
+        try:
+            resource = json.loads(request.body)
+        except ValueError:
+            return _outcome(400, "body is not JSON")
+        if not isinstance(resource, dict) or resource.get("resourceType") != parts[0]:
+            return _outcome(400, "resourceType does not match the URL")
+        if resource.get("id", parts[1]) != parts[1]:
+            return _outcome(400, "id does not match the URL")
+        resource["id"] = parts[1]
+        return _json(200, resource_put(resource).body)
     return _outcome(405, "not supported by the sandbox")
 
 

@@ -75,3 +75,12 @@ def write_back_due() -> int:
     for pk in due:
         write_back(pk)
     return len(due)
+
+
+def check_connection(connection_id: int) -> bool:
+    """Admin's "check connection": try every mode and store the report on the connection."""
+    from integrations.ehr_fhir.check import connection_check
+    from integrations.ehr_fhir.models import EhrConnection
+
+    report = connection_check(connection=EhrConnection.objects.get(pk=connection_id))
+    return all(m.get("ok") for m in report["modes"].values())

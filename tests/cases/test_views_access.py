@@ -32,6 +32,7 @@ ACTIONS = {
     "outcome": {"coordinator", "manager"},
     "escalate": {"coordinator", "manager", "owner_clinician"},
     "cancel": {"coordinator", "manager"},
+    "schedule": {"coordinator", "manager", "front_desk"},
     "appeal": {"coordinator", "manager"},
 }
 

@@ -11,6 +11,16 @@
 //   POST /__admin/clear        empty the repository, request log and faults
 //   POST /__admin/clear-log    forget the request log
 //   POST /__admin/fault        {"match": "ServiceRequest", "mode": "500|timeout|badjson|wrongtype|outcome", "times": 1}
+//   POST /__admin/profile      how this EHR behaves, e.g. eClinicalWorks:
+//                              {"noResource": ["Appointment"], "refuseWrite": ["Task"],
+//                               "patientSearchOnly": ["ServiceRequest"], "exportPolls": 1}
+//
+// Bulk Data (the engine has no $export, so this wrapper implements the Bulk
+// Data IG's Group-level export over the repository's contents):
+//   GET    /fhir/Group/:id/$export?_type=&_since=   Prefer: respond-async -> 202, Content-Location
+//   GET    /bulkstatus/:job       202 (X-Progress, Retry-After) `exportPolls` times, then 200 + manifest
+//   DELETE /bulkstatus/:job       forget the job
+//   GET    /bulkfiles/:job/:type  NDJSON (needs the bearer token when the export was made with one)
 //
 // Usage: node tests/peers/ehr_fhir_server.mjs <port> [config.json]
 //   config: {"clients": {"<client id>": "<public key PEM>"}, "tokenTtl": 300, "requireAuth": true}
@@ -38,6 +48,60 @@ const seenJti = new Set();
 const tokens = new Map(); // token -> expiry ms
 let faults = [];
 let port = 0;
+let profile = config.profile || {};
+const jobs = new Map();
+const CAPABILITY_TYPES = ['Patient', 'Practitioner', 'Organization', 'Coverage', 'ServiceRequest', 'MedicationRequest',
+  'DeviceRequest', 'Condition', 'Observation', 'DiagnosticReport', 'Procedure', 'MedicationStatement',
+  'DocumentReference', 'Binary', 'Encounter', 'Appointment', 'Group', 'Task', 'ClaimResponse',
+  'QuestionnaireResponse', 'Communication'];
+
+function capabilityStatement() {
+  const none = new Set(profile.noResource || []);
+  const refuse = new Set(profile.refuseWrite || []);
+  const resource = CAPABILITY_TYPES.filter((t) => !none.has(t)).map((type) => {
+    const interaction = [{ code: 'read' }, { code: 'search-type' }];
+    if (!refuse.has(type)) interaction.push({ code: 'create' }, { code: 'update' });
+    const entry = { type, interaction };
+    if (type === 'Group') entry.operation = [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }];
+    return entry;
+  });
+  return { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'],
+    date: '2026-01-01', rest: [{ mode: 'server', resource }] };
+}
+
+async function searchAll(type, query) {
+  const [, bundle] = await router.handleRequest(
+    { method: 'GET', url: `/${type}`, body: undefined, params: {}, query: { ...query, _count: '1000' }, headers: {} },
+    repo,
+  );
+  return (bundle?.entry || []).map((e) => e.resource).filter(Boolean);
+}
+
+async function startExport(groupId, url, authorized) {
+  let group;
+  try {
+    group = await repo.readResource('Group', groupId);
+  } catch {
+    return null;
+  }
+  const types = (url.searchParams.get('_type') || 'Patient').split(',').filter(Boolean);
+  const since = url.searchParams.get('_since') || '';
+  const members = (group.member || []).map((m) => m.entity?.reference).filter((r) => r?.startsWith('Patient/'));
+  const files = {};
+  for (const type of types) {
+    const found = [];
+    for (const ref of members) {
+      const rows = type === 'Patient' ? await searchAll('Patient', { _id: ref.split('/')[1] }) : await searchAll(type, { patient: ref });
+      found.push(...rows);
+    }
+    const fresh = found.filter((r) => !since || (r.meta?.lastUpdated || '') >= since);
+    if (fresh.length) files[type] = fresh.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  }
+  const id = crypto.randomBytes(8).toString('hex');
+  jobs.set(id, { polls: profile.exportPolls ?? 1, files, authorized, transactionTime: new Date().toISOString(),
+    request: `http://127.0.0.1:${port}${url.pathname}${url.search}` });
+  return id;
+}
 
 function outcome(code, text) {
   return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] };
@@ -116,18 +180,59 @@ const server = http.createServer(async (req, res) => {
       repo.clear();
       requests.length = 0;
       faults = [];
+      profile = config.profile || {};
+      jobs.clear();
       return send(200, {}, 'application/json');
     }
     if (url.pathname === '/__admin/fault') { faults.push(JSON.parse(raw)); return send(200, {}, 'application/json'); }
+    if (url.pathname === '/__admin/profile') { profile = JSON.parse(raw || '{}'); return send(200, {}, 'application/json'); }
+    const token = (req.headers.authorization || '').replace(/^Bearer /, '');
+    const authorized = Boolean(token) && tokens.has(token) && tokens.get(token) > Date.now();
+    const statusMatch = url.pathname.match(/^\/bulkstatus\/([0-9a-f]+)$/);
+    const fileMatch = url.pathname.match(/^\/bulkfiles\/([0-9a-f]+)\/([A-Za-z]+)\.ndjson$/);
+    if (statusMatch || fileMatch) {
+      requests.push({ method: req.method, path: url.pathname, query: url.search, authorized });
+      const job = jobs.get((statusMatch || fileMatch)[1]);
+      if (!job) return send(404, outcome('not-found', 'no such export'));
+      if ((job.authorized || config.requireAuth) && !authorized) return send(401, outcome('login', 'invalid or expired token'));
+      if (takeFault(url.pathname) === '500') return send(500, outcome('exception', 'internal error'));
+      if (fileMatch) return send(200, job.files[fileMatch[2]] || '', 'application/fhir+ndjson');
+      if (req.method === 'DELETE') { jobs.delete(statusMatch[1]); return send(202, ''); }
+      if (job.polls > 0) {
+        job.polls -= 1;
+        res.writeHead(202, { 'X-Progress': 'exporting', 'Retry-After': String(profile.retryAfter ?? 1) });
+        return res.end();
+      }
+      return send(200, {
+        transactionTime: job.transactionTime, request: job.request, requiresAccessToken: job.authorized,
+        output: Object.keys(job.files).map((type) => ({ type, url: `http://127.0.0.1:${port}/bulkfiles/${statusMatch[1]}/${type}.ndjson` })),
+        error: [],
+      }, 'application/json');
+    }
     if (!url.pathname.startsWith('/fhir')) return send(404, outcome('not-found', 'no such route'));
     const path = url.pathname.replace(/^\/fhir/, '') || '/';
     // A request with a bearer token must carry a live one; without a token it
     // passes unless requireAuth is set (auth "none" connections in tests).
-    const token = (req.headers.authorization || '').replace(/^Bearer /, '');
-    const authorized = Boolean(token) && tokens.has(token) && tokens.get(token) > Date.now();
-    requests.push({ method: req.method, path, query: url.search, ifNoneExist: req.headers['if-none-exist'] || null, authorized });
+    requests.push({ method: req.method, path, query: url.search, ifNoneExist: req.headers['if-none-exist'] || null, authorized, prefer: req.headers.prefer || null });
     if ((token || config.requireAuth) && !authorized && path !== '/metadata') {
       return send(401, outcome('login', 'invalid or expired token'));
+    }
+    const rtype = path.split('/')[1] || '';
+    if ((profile.noResource || []).includes(rtype)) return send(404, outcome('not-supported', `${rtype} is not supported`));
+    if (['POST', 'PUT', 'PATCH'].includes(req.method) && (profile.refuseWrite || []).includes(rtype)) {
+      return send(403, outcome('forbidden', `${rtype} cannot be written`));
+    }
+    if (req.method === 'GET' && path === `/${rtype}` && (profile.patientSearchOnly || []).includes(rtype)
+      && !url.searchParams.get('patient') && !url.searchParams.get('subject')) {
+      return send(400, outcome('not-supported', `${rtype} search needs a patient`));
+    }
+    const exportMatch = path.match(/^\/Group\/([^/]+)\/\$export$/);
+    if (exportMatch && req.method === 'GET') {
+      if (req.headers.prefer !== 'respond-async') return send(400, outcome('invalid', 'Prefer: respond-async is required'));
+      const job = await startExport(exportMatch[1], url, authorized);
+      if (!job) return send(404, outcome('not-found', 'Group not found'));
+      res.writeHead(202, { 'Content-Location': `http://127.0.0.1:${port}/bulkstatus/${job}` });
+      return res.end();
     }
     const fault = takeFault(path + url.search);
     if (fault === '500') return send(500, outcome('exception', 'internal error'));
@@ -135,9 +240,7 @@ const server = http.createServer(async (req, res) => {
     if (fault === 'badjson') return send(200, '{"resourceType": "Bundle", "entry": [', 'application/fhir+json');
     if (fault === 'wrongtype') return send(200, { resourceType: 'Patient', id: 'x' });
     if (fault === 'outcome') return send(400, outcome('processing', 'search parameter not supported'));
-    if (path === '/metadata') {
-      return send(200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], date: '2026-01-01' });
-    }
+    if (path === '/metadata') return send(200, capabilityStatement());
     let body;
     try {
       body = raw ? JSON.parse(raw) : undefined;

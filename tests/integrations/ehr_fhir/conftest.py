@@ -72,6 +72,20 @@ class EhrPeer:
             f"{self.root}/__admin/fault", json={"match": match, "mode": mode, "times": times}, timeout=10
         ).raise_for_status()
 
+    def update(self, resource: dict) -> dict:
+        r = requests.put(
+            f"{self.base}/{resource['resourceType']}/{resource['id']}",
+            json=resource,
+            headers={"Content-Type": "application/fhir+json"},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def set_profile(self, **profile):
+        """How the peer behaves (see tests/peers/ehr_fhir_server.mjs), e.g. noResource=["Appointment"]."""
+        requests.post(f"{self.root}/__admin/profile", json=profile, timeout=10).raise_for_status()
+
     def requests_log(self) -> list[dict]:
         return requests.get(f"{self.root}/__admin/requests", timeout=10).json()
 

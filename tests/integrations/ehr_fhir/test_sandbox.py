@@ -52,3 +52,26 @@ def test_sandbox_ehr_serves_the_real_fhir_intake_path(live_server, practice, med
     assert again.run_state == SyncRun.RunState.SUCCEEDED and again.created == 0
     case = PriorAuthCase.objects.get()
     assert case.payer == medicaid[0] and case.status == Status.GATHERING
+
+
+@time_machine.travel("2026-02-20 12:00Z")
+def test_sandbox_takes_the_chart_entry_and_its_update(live_server, practice, payer):
+    # given the demo's sandbox EHR as the connection, and a submitted case of a sandbox patient
+    from cases.transitions import transition
+    from integrations.ehr_fhir.models import SandboxResource, WriteBack
+    from integrations.ehr_fhir.writeback import writeback_send
+
+    load_bundle(json.loads(BUNDLE.read_text()))
+    patient = SandboxResource.objects.get(resource_type="Patient").resource_id
+    EhrConnection.objects.create(practice=practice, base_url=f"{live_server.url}/sandbox/ehr/fhir/")
+    order = f.OrderFactory(practice=practice, patient=f.PatientFactory(practice=practice, ehr_id=patient))
+    case = f.CaseFactory(order=order, payer=payer, status=Status.READY)
+    # when it is submitted and then denied, each written back
+    transition(case, Status.SUBMITTED, reason="sent")
+    transition(case, Status.DENIED, reason="A3")
+    for wb in WriteBack.objects.filter(case=case).order_by("pk"):
+        writeback_send(write_back_id=wb.pk)
+    # then the sandbox holds one Task for the case, now completed
+    assert set(WriteBack.objects.filter(case=case).values_list("state", flat=True)) == {"done"}
+    [task] = SandboxResource.objects.filter(resource_type="Task")
+    assert task.body["status"] == "completed" and task.body["businessStatus"]["text"] == "denied"

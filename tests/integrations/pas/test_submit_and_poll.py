@@ -30,7 +30,11 @@ def test_submit_then_decision_at_once(sandboxed, pas_case, coordinator, q_sync):
     assert moves[:2] == [Status.APPROVED, Status.SUBMITTED]
     assert Exchange.objects.filter(case=pas_case, operation="submit", result="ok").count() == 1
     assert Task.objects.filter(case=pas_case, kind=Task.Kind.RESCHEDULE).count() == 1
-    assert WriteBack.objects.filter(case=pas_case).count() == 1  # the EHR app's outbox row
+    # The EHR app's outbox rows: "submitted", then the decision (one chart entry, updated).
+    assert list(WriteBack.objects.filter(case=pas_case).order_by("pk").values_list("decision", flat=True)) == [
+        Status.SUBMITTED,
+        Status.APPROVED,
+    ]
 
 
 def test_queued_then_decided_by_poll(sandboxed, pas_case, coordinator):
@@ -51,7 +55,7 @@ def test_queued_then_decided_by_poll(sandboxed, pas_case, coordinator):
     # Polling again (a retried task) changes nothing and makes no second task or write-back.
     assert case_poll(case_id=pas_case.pk) == "not awaiting"
     assert Task.objects.filter(case=pas_case, kind=Task.Kind.WORK_DENIAL).count() == 1
-    assert WriteBack.objects.filter(case=pas_case).count() == 1
+    assert WriteBack.objects.filter(case=pas_case).count() == 2  # submitted, denied
 
 
 def test_double_click_makes_one_submission(sandboxed, pas_case, coordinator, manager):
