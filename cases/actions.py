@@ -124,7 +124,7 @@ def case_submit(*, case: PriorAuthCase, actor):
     case.refresh_from_db()
     if case.status != Status.READY:
         raise ActionRefused("Only a case that is ready can be submitted.")
-    if case.practice.submission_requires_approval and not case.submission_approved_at:
+    if case.needs_approval:
         raise ActionRefused("A manager must approve this submission first.")
     blockers = case_blockers(case=case)
     if blockers:

@@ -29,7 +29,7 @@ NEXT_ACTION = {
 @register.simple_tag
 def next_action(case) -> str:
     if case.status == Status.READY:
-        if case.practice.submission_requires_approval and not case.submission_approved_at:
+        if case.needs_approval:
             return "Manager approval"
         return "Submit to payer"
     return NEXT_ACTION.get(case.status, "—")
@@ -85,3 +85,16 @@ def days_open(case, now) -> int:
 def oob(flag) -> str:
 
     return mark_safe(' hx-swap-oob="true"') if flag else ""  # noqa: S308 - a constant attribute
+
+
+@register.filter
+def evidence(item) -> dict:
+    """A requirement's evidence entry in words: what it is, its value and its date (not `Procedure/demo-452297`)."""
+    from cases.facts import evidence_words
+
+    words = evidence_words(item if isinstance(item, dict) else {})
+    try:
+        words["date"] = dt.date.fromisoformat(str(words["date"])[:10]) if words["date"] else None
+    except ValueError:
+        pass  # a date the EHR wrote some other way is shown as it came
+    return words
