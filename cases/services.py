@@ -190,32 +190,6 @@ def case_gate_problems(case: PriorAuthCase) -> list[str]:
     return case_blockers(case=case)
 
 
-def cases_approve_bulk(*, cases, actor) -> tuple[list[PriorAuthCase], list[tuple[PriorAuthCase, str]]]:
-    """Approve for submission every case whose gate is met; return (approved, [(case, why not)]).
-
-    Each approval goes through `case_approve_submission` (row lock, timeline, task closed), so a case approved by a
-    colleague a moment ago is refused with that reason instead of approved twice.
-    """
-    from cases.actions import case_approve_submission  # actions imports this module
-
-    approved, refused = [], []
-    for case in cases:
-        if not case.practice.requires_approval_for(case):
-            refused.append((case, "needs no approval under the practice's setting"))
-            continue
-        problems = case_gate_problems(case)
-        if problems:
-            refused.append((case, "; ".join(problems)))
-            continue
-        try:
-            case_approve_submission(case=case, actor=actor)
-        except ActionRefused as exc:
-            refused.append((case, str(exc).rstrip(".").lower()))
-        else:
-            approved.append(case)
-    return approved, refused
-
-
 def case_record_units_used(*, case: PriorAuthCase, actor, units_used) -> PriorAuthCase:
     """Record how many of the authorized units have been used (visits, sessions); on the timeline."""
     from cases.transitions import APPROVED_STATUSES

@@ -183,7 +183,7 @@ def bulk_approve(request):
     if not cases:
         messages.error(request, "Select at least one case to approve.")
     else:
-        approved, refused = services.cases_approve_bulk(cases=cases, actor=request.user)
+        approved, refused = actions.cases_approve_bulk(cases=cases, actor=request.user)
         if approved:
             messages.success(
                 request, f"Approved {len(approved)} case{'s' if len(approved) != 1 else ''} for submission."
