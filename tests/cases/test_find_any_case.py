@@ -36,7 +36,16 @@ def someone_else(practice, owner_provider, payer):
 
 @pytest.mark.parametrize(
     "text",
-    ["Eastwood, Ruth", "Ruth Eastwood", "eastwood ruth", "MRN-4471", "xk55120", "AUTH-99172", "auth-99172", "TRK-000417"],
+    [
+        "Eastwood, Ruth",
+        "Ruth Eastwood",
+        "eastwood ruth",
+        "MRN-4471",
+        "xk55120",
+        "AUTH-99172",
+        "auth-99172",
+        "TRK-000417",
+    ],
 )
 def test_search_finds_a_closed_case_by_each_identifier(ruth, someone_else, text):
     # given an approved (closed) case and another patient whose name shares letters
