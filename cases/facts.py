@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payers.codes import icd10_description, place_of_service_label
+from payers.codes import PLACE_OF_SERVICE, icd10_description
 
 # FHIR evidence resource types, as staff call them (requirement evidence lines on the case page).
 RESOURCE_WORDS = {
@@ -47,17 +47,26 @@ def case_coverage(case):
     return None
 
 
+def us_phone(e164: str) -> str:
+    """'+13125550175' -> '312-555-0175' (as a portal field or a person on the phone takes it); others as stored."""
+    if len(e164) == 12 and e164.startswith("+1") and e164[1:].isdigit():
+        return f"{e164[2:5]}-{e164[5:8]}-{e164[8:]}"
+    return e164
+
+
 def case_reference_facts(case) -> list[Fact]:
+    """The copyable values: each is exactly what goes into the field (a code without its words, a US date)."""
     coverage = case_coverage(case)
     provider = case.order.ordering_provider
     site = case.order.site_of_service or (case.order.location.place_of_service if case.order.location_id else "")
+    born = case.patient.birth_date
     return [
         Fact("member", "Member id", coverage.member_id if coverage else "", missing="no coverage on file"),
         Fact("group", "Group number", coverage.group_number if coverage else "", missing="none on file"),
         Fact("npi", "Ordering provider NPI", provider.npi, note=str(provider)),
-        Fact("pos", "Site of service", place_of_service_label(site), missing="not given"),
-        Fact("phone", "Patient phone", case.patient.mobile_phone, missing="no phone on file"),
-        Fact("dob", "Date of birth", case.patient.birth_date.isoformat() if case.patient.birth_date else ""),
+        Fact("pos", "Site of service", site, missing="not given", note=PLACE_OF_SERVICE.get(site, "")),
+        Fact("phone", "Patient phone", us_phone(case.patient.mobile_phone), missing="no phone on file"),
+        Fact("dob", "Date of birth", born.strftime("%m/%d/%Y") if born else ""),
     ]
 
 

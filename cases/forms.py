@@ -221,6 +221,14 @@ class ManualOrderForm(forms.Form):
         max_length=200, required=False, help_text="ICD-10-CM, comma-separated, primary first."
     )
     quantity = forms.DecimalField(max_digits=8, decimal_places=2, initial=1)
+    estimated_cost = forms.DecimalField(
+        label="Estimated cost (USD)",
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="Optional: the practice may ask for a manager's approval only above a cost.",
+    )
     priority = forms.ChoiceField(choices=Order.Priority.choices, initial=Order.Priority.ROUTINE)
     requested_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 

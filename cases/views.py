@@ -76,6 +76,9 @@ def queue(request):
     if not f.get("q"):
         cases = cases.open()
     view = f.get("view") or "all"
+    if f.get("q"):
+        # A search looks through every case the user may see: a colleague's or a closed case is not a dead end.
+        view = "all"
     if view == "mine":
         cases = cases.mine_or_unassigned(user)
     elif view == "needs_me":

@@ -136,13 +136,6 @@ PLACE_OF_SERVICE = {
 }
 
 
-def place_of_service_label(code: str) -> str:
-    """'22' -> '22 – On-campus outpatient hospital'; an unknown code as it is."""
-    code = (code or "").strip()
-    name = PLACE_OF_SERVICE.get(code)
-    return f"{code} – {name}" if name else code
-
-
 @functools.lru_cache(maxsize=2048)
 def icd10_description(code: str) -> str:
     """The ICD-10-CM description of a code ('M54.16' -> 'Radiculopathy, lumbar region'); '' when unknown.

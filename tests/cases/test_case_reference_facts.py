@@ -45,8 +45,8 @@ def test_portal_facts_each_with_a_copy_button(client, coordinator, full_case):
         "member": "XK55120",
         "group": "GRP-778",
         "npi": "1234567893",
-        "pos": "22 – On-campus outpatient hospital",  # the location's place of service, in words
-        "phone": "+15555550142",
+        "pos": "22",  # the location's place of service: the code is copied, its words shown beside it
+        "phone": "555-555-0142",
         "dx-1": "M54.16",
         "dx-2": "I10",
     }
@@ -54,6 +54,8 @@ def test_portal_facts_each_with_a_copy_button(client, coordinator, full_case):
         fact = _fact(page, key, full_case)
         assert f">{value}</span>" in fact, key
         assert f'data-copy="ref-{full_case.pk}-{key}"' in page, key
+    assert "On-campus outpatient hospital" in _fact(page, "pos", full_case)
+    assert ">05/17/1970</span>" in _fact(page, "dob", full_case)
     assert "Radiculopathy, lumbar region" in page and "Essential (primary) hypertension" in page
     assert "js/copy.js" in page
 

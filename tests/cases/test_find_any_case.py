@@ -87,3 +87,14 @@ def test_search_stays_inside_what_the_user_may_see(client, other_clinician, ruth
     client.force_login(other_clinician)
     page = client.get(reverse("cases:queue"), {"view": "all", "q": "AUTH-99172"}).content.decode()
     assert f'id="case-{ruth.pk}"' not in page
+
+
+def test_search_from_my_work_finds_a_colleagues_case(client, coordinator, practice, ruth):
+    # given the approval is assigned to a colleague, and the coordinator's queue shows "my work + unassigned"
+    ruth.assignee = f.UserFactory(practice=practice, roles=["coordinator"])
+    ruth.save()
+    client.force_login(coordinator)
+    # when they search its authorization number from their default view
+    page = client.get(reverse("cases:queue"), {"q": "AUTH-99172"}).content.decode()
+    # then it is found all the same: a search is not limited to the view
+    assert f'id="case-{ruth.pk}"' in page
