@@ -567,9 +567,14 @@ TASK_TABS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("team", "Team")]
 
 
 def _task_tab_filters(user) -> dict[str, Q]:
-    """The inbox's tabs, disjoint: mine (assigned to me), unassigned (for my roles, or anyone), team (the rest)."""
-    mine = Q(assignee=user)
-    unassigned = Q(assignee__isnull=True) & (Q(role__in=list(user.role_names())) | Q(role=""))
+    """The inbox's tabs, disjoint.
+
+    Mine: assigned to me, or waiting for my role on a case assigned to me. Unassigned: waiting for my role (or
+    anyone) with nobody named. Team: the rest, my colleagues' tasks.
+    """
+    for_my_role = Q(assignee__isnull=True) & (Q(role__in=list(user.role_names())) | Q(role=""))
+    mine = Q(assignee=user) | (for_my_role & Q(case__assignee=user))
+    unassigned = for_my_role & ~Q(case__assignee=user)
     return {"mine": mine, "unassigned": unassigned, "team": ~mine & ~unassigned}
 
 

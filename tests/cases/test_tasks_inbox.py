@@ -47,6 +47,22 @@ def test_tabs_are_disjoint_and_counted(client, coordinator, inbox):
         assert f'id="tab-{tab}"' in mine and f'<span class="count">{n}</span>' in mine.split(f'id="tab-{tab}"')[1][:80]
 
 
+def test_a_role_task_on_my_case_is_mine_and_an_empty_mine_points_to_unassigned(client, coordinator, case, inbox):
+    client.force_login(coordinator)
+    url = reverse("cases:tasks")
+    # given no case assigned to the coordinator, their "Mine" holds only what is assigned to them by name
+    for t in ("mine_late", "mine_soon", "mine_undated"):
+        inbox[t].delete()
+    empty = client.get(url).content.decode()
+    assert "No open tasks here. 1 unassigned task waits for your role" in empty
+    # when the case is assigned to them, the task waiting for their role on it is theirs
+    case.assignee = coordinator
+    case.save()
+    mine = client.get(url).content.decode()
+    assert f'id="task-{inbox["pool"].pk}"' in mine
+    assert f'id="task-{inbox["pool"].pk}"' not in client.get(url, {"tab": "unassigned"}).content.decode()
+
+
 def test_overdue_first_then_by_due_date_undated_last(client, coordinator, inbox):
     client.force_login(coordinator)
     page = client.get(reverse("cases:tasks")).content.decode()
