@@ -112,3 +112,16 @@ def test_bulk_approval_skips_cases_the_setting_does_not_ask_approval_for(practic
     standard = make_case(urgency=Urgency.STANDARD)
     approved, refused = cases_approve_bulk(cases=[standard], actor=manager)
     assert approved == [] and refused == [(standard, "needs no approval under the practice's setting")]
+
+
+def test_sweep_ready_bucket_offers_bulk_approval_to_managers_only(client, practice, manager, coordinator, make_case):
+    from cases.sweep.services import sweep_run
+
+    ready = make_case()
+    sweep_run(practice=practice)
+    url = reverse("sweep:page") + "?bucket=ready_to_submit"
+    client.force_login(manager)
+    page = client.get(url).content.decode()
+    assert 'id="bulk-approve"' in page and f'value="{ready.pk}"' in page
+    client.force_login(coordinator)
+    assert 'id="bulk-approve"' not in client.get(url).content.decode()

@@ -13,7 +13,9 @@ from tests import factories as f
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_approved_case_is_found_by_its_authorization_number(login, page, live_server, coordinator, practice, payer):
+def test_an_approved_case_is_found_by_its_authorization_number(
+    login, page, live_server, screenshot, coordinator, practice, payer
+):
     approved = f.CaseFactory(
         order=f.OrderFactory(practice=practice, patient__last_name="Eastwood", patient__first_name="Ruth"),
         payer=payer,
@@ -41,9 +43,10 @@ def test_an_approved_case_is_found_by_its_authorization_number(login, page, live
     page.wait_for_selector(f"#auth-{approved.pk}")
     row = page.inner_text(f"#auth-{approved.pk}")
     assert "AUTH-55102" in row and "Dec 1, 2026" in row and "Feb 28, 2027" in row
+    screenshot("authorizations")
 
 
-def test_the_outcome_form_keeps_input_on_an_error(login, page, live_server, coordinator, case):
+def test_the_outcome_form_keeps_input_on_an_error(login, page, live_server, screenshot, coordinator, case):
     case.status = Status.SUBMITTED
     case.save()
     login(coordinator)
@@ -66,13 +69,14 @@ def test_the_outcome_form_keeps_input_on_an_error(login, page, live_server, coor
     assert page.input_value("#outcome-form input[name=payer_reference]") == "REF-3321"
     assert page.input_value("#outcome-form select[name=outcome]") == "approved"
     assert page.locator("#outcome-field-denial_reason_text").is_hidden()
+    screenshot("outcome_form_error")
     # completing the field records the approval
     page.fill("#outcome-form input[name=authorization_number]", "AUTH-1")
     page.click("#outcome-form button[type=submit]")
     page.wait_for_selector(f"#case-{case.pk}-status >> text=Approved")
 
 
-def test_bulk_approve_from_the_queue(login, page, live_server, manager, practice, payer):
+def test_bulk_approve_from_the_queue(login, page, live_server, screenshot, manager, practice, payer):
     ready = f.CaseFactory(
         order=f.OrderFactory(practice=practice, patient__last_name="Ready"), payer=payer, status=Status.READY
     )
@@ -91,9 +95,10 @@ def test_bulk_approve_from_the_queue(login, page, live_server, manager, practice
     # the approved case's next step is now the submission itself
     page.wait_for_selector(f"#case-{ready.pk} >> text=Submit to payer")
     assert "Manager approval" in page.inner_text(f"#case-{blocked.pk}")
+    screenshot("bulk_approve")
 
 
-def test_tasks_tabs_differ(login, page, live_server, coordinator, case):
+def test_tasks_tabs_differ(login, page, live_server, screenshot, coordinator, case):
     colleague = f.UserFactory(practice=case.practice, roles=["coordinator"], last_name="Colleague")
     now = timezone.now()
     f.TaskFactory(case=case, assignee=coordinator, title="Mine overdue", due_at=now - dt.timedelta(days=1))
@@ -106,6 +111,7 @@ def test_tasks_tabs_differ(login, page, live_server, coordinator, case):
     assert "Mine overdue" in mine and "Mine undated" in mine and "Nobody's yet" not in mine
     assert mine.index("Mine overdue") < mine.index("Mine undated")
     assert page.inner_text("#tab-mine").endswith("2")
+    screenshot("tasks_tabs")
     page.click("#tab-unassigned")
     page.wait_for_selector("text=Nobody's yet")
     assert "Mine overdue" not in page.inner_text("#task-list")
