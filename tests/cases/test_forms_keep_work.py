@@ -33,6 +33,8 @@ def test_outcome_error_is_beside_the_field_and_input_is_kept(client, coordinator
     field = page[page.index('id="outcome-field-authorization_number"') :]
     field = field[: field.index("</div>")]
     assert "An approval needs the payer&#x27;s authorization number." in field
+    # the input names its error for screen readers
+    assert 'aria-describedby="id_authorization_number_error"' in field and 'id="id_authorization_number_error"' in field
     assert 'value="2026-04-01"' in page and 'value="6"' in page and 'value="REF-88"' in page
     assert '<option value="approved" selected>' in page
     submitted.refresh_from_db()
