@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from cases.decisions import BY_HAND, decision_apply, decision_from_answer
 from cases.models import CaseEvent, PriorAuthCase, RequirementStatus, Role, Status, Task
-from cases.services import ActionRefused, case_advance_if_ready, case_blockers, case_event_add, task_create, tasks_close
+from cases.services import (
+    ActionRefused,
+    case_advance_if_ready,
+    case_blockers,
+    case_event_add,
+    case_gate_problems,
+    task_create,
+    tasks_close,
+)
 from cases.transitions import AWAITING_PAYER, can_transition, transition
 from integrations.registry import channel_name_for, is_automated
 from integrations.submission.models import IN_FLIGHT
@@ -124,7 +132,7 @@ def case_submit(*, case: PriorAuthCase, actor):
     case.refresh_from_db()
     if case.status != Status.READY:
         raise ActionRefused("Only a case that is ready can be submitted.")
-    if case.practice.submission_requires_approval and not case.submission_approved_at:
+    if case.needs_approval:
         raise ActionRefused("A manager must approve this submission first.")
     blockers = case_blockers(case=case)
     if blockers:
@@ -324,3 +332,27 @@ def case_cancel(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
         tasks_close(case=case, actor=actor)
         cancellation_request(case=case, actor=actor, awaiting=event.from_status in AWAITING_PAYER, reason=reason)
     return event
+
+
+def cases_approve_bulk(*, cases, actor) -> tuple[list[PriorAuthCase], list[tuple[PriorAuthCase, str]]]:
+    """Approve for submission every case whose gate is met; return (approved, [(case, why not)]).
+
+    Each approval goes through `case_approve_submission` (row lock, timeline, task closed), so a case approved by a
+    colleague a moment ago is refused with that reason instead of approved twice.
+    """
+    approved, refused = [], []
+    for case in cases:
+        if not case.practice.requires_approval_for(case):
+            refused.append((case, "needs no approval under the practice's setting"))
+            continue
+        problems = case_gate_problems(case)
+        if problems:
+            refused.append((case, "; ".join(problems)))
+            continue
+        try:
+            case_approve_submission(case=case, actor=actor)
+        except ActionRefused as exc:
+            refused.append((case, str(exc).rstrip(".").lower()))
+        else:
+            approved.append(case)
+    return approved, refused

@@ -35,7 +35,7 @@ class LocationInline(admin.TabularInline):
 
 @admin.register(Practice)
 class PracticeAdmin(admin.ModelAdmin):
-    list_display = ("name", "time_zone", "sweep_time", "submission_requires_approval", "npi")
+    list_display = ("name", "time_zone", "sweep_time", "submission_requires_approval", "approval_scope", "npi")
     search_fields = ("name", "npi")
     inlines = [LocationInline]
 

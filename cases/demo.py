@@ -184,6 +184,20 @@ PAYERS = [
 ]
 
 
+# A typical allowed amount per service line (USD), so the practice's "approval only above a cost" setting has
+# something to compare in the demo. Fixed per line, not drawn: the demo's random sequence stays as it was.
+DEMO_COST = {
+    "advanced_imaging": 1200,
+    "infusion": 6500,
+    "specialty_pharmacy": 4800,
+    "dme": 900,
+    "surgery": 14000,
+    "sleep": 1800,
+    "cardiology": 3200,
+    "gi": 2100,
+}
+
+
 @dataclass(frozen=True)
 class Service:
     """One orderable thing: its code, who orders it and what the payer list says."""
@@ -775,6 +789,7 @@ def _orders(practice, patients, providers, locations, rng, now):
             description=service.description,
             quantity=service.quantity,
             units=service.units,
+            estimated_cost=DEMO_COST.get(service.category),
             diagnosis_codes=list(service.diagnoses[: rng.randrange(1, len(service.diagnoses) + 1)]),
             ordering_provider=provider,
             location=provider.location,

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from cases.models import Document, Location, Order, Patient, Provider, Status, User
+from cases.models import Document, Location, Order, Patient, Provider, Status, Task, User
 from payers.models import Category, CodeSystem, Payer, Plan
 
 BUCKETS = {
@@ -133,6 +133,57 @@ class OutcomeForm(forms.Form):
         max_length=2000,
     )
 
+    # Which outcomes each field belongs to: the page shows only those (static/js/outcome.js) and clean() drops the
+    # others, so a denial reason typed before switching to "Approved" is not recorded with the approval.
+    FIELD_OUTCOMES = {
+        "authorization_number": ("approved", "partially_approved"),
+        "effective_start": ("approved", "partially_approved"),
+        "effective_end": ("approved", "partially_approved"),
+        "units_approved": ("approved", "partially_approved"),
+        "denial_reason_code": ("denied", "partially_approved"),
+        "denial_reason_text": ("denied", "partially_approved"),
+        "appeal_deadline": ("denied", "partially_approved"),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["authorization_number"].label = "Authorization number"
+        self.fields["effective_start"].label = "Effective from"
+        self.fields["effective_end"].label = "Effective until"
+        self.fields["units_approved"].label = "Units approved"
+        self.fields["denial_reason_code"].label = "Denial reason code"
+        self.fields["denial_reason_text"].label = "Denial reason (the payer's words)"
+        self.fields["appeal_deadline"].label = "Appeal by"
+
+    def rows(self):
+        """(bound field, the outcomes it belongs to as a space-separated string, '' = every outcome)."""
+        return [(self[name], " ".join(self.FIELD_OUTCOMES.get(name, ()))) for name in self.fields]
+
+    def clean(self):
+        data = super().clean()
+        outcome = data.get("outcome")
+        if not outcome:
+            return data
+        for name, outcomes in self.FIELD_OUTCOMES.items():
+            if outcome not in outcomes:
+                data[name] = (
+                    None if name in ("effective_start", "effective_end", "units_approved", "appeal_deadline") else ""
+                )
+        # What each outcome needs, next to the field that is missing it (the service checks again).
+        if outcome in ("approved", "partially_approved"):
+            if not data.get("authorization_number"):
+                self.add_error("authorization_number", "An approval needs the payer's authorization number.")
+            if not data.get("effective_start"):
+                self.add_error("effective_start", "An approval needs the date it starts.")
+            start, end = data.get("effective_start"), data.get("effective_end")
+            if start and end and end < start:
+                self.add_error("effective_end", "The authorization ends before it starts.")
+        if outcome == "denied" and not (data.get("denial_reason_text") or data.get("denial_reason_code")):
+            self.add_error("denial_reason_text", "A denial needs the payer's reason (code or words).")
+        if outcome == "pended" and not (data.get("note") or "").strip():
+            self.add_error("note", "Write down what the payer asked for.")
+        return data
+
 
 class TaskCompleteForm(forms.Form):
     note = forms.CharField(label="Answer / note", required=False, max_length=4000)
@@ -170,6 +221,14 @@ class ManualOrderForm(forms.Form):
         max_length=200, required=False, help_text="ICD-10-CM, comma-separated, primary first."
     )
     quantity = forms.DecimalField(max_digits=8, decimal_places=2, initial=1)
+    estimated_cost = forms.DecimalField(
+        label="Estimated cost (USD)",
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="Optional: the practice may ask for a manager's approval only above a cost.",
+    )
     priority = forms.ChoiceField(choices=Order.Priority.choices, initial=Order.Priority.ROUTINE)
     requested_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     scheduled_date = forms.DateField(
@@ -206,3 +265,43 @@ class ScheduleForm(forms.Form):
     scheduled_date = forms.DateField(
         label="Service date", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+class AuthorizationFilterForm(forms.Form):
+    """The authorizations list: approved / partially approved cases, for scheduling against."""
+
+    provider = forms.ModelChoiceField(
+        label="Ordering provider", queryset=Provider.objects.none(), required=False, empty_label="Any provider"
+    )
+    location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False, empty_label="Any location")
+    valid_on = forms.DateField(
+        label="Valid on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Effective that day.",
+    )
+    ending_by = forms.DateField(
+        label="Ending by",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Ends on or before.",
+    )
+
+    def __init__(self, *args, practice_id, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = Provider.objects.filter(practice_id=practice_id)
+        self.fields["location"].queryset = Location.objects.filter(practice_id=practice_id)
+
+
+class UnitsUsedForm(forms.Form):
+    units_used = forms.DecimalField(label="Units used", max_digits=8, decimal_places=2, min_value=0)
+
+
+class TaskFilterForm(forms.Form):
+    tab = forms.ChoiceField(choices=[("mine", "Mine"), ("unassigned", "Unassigned"), ("team", "Team")], required=False)
+    kind = forms.ChoiceField(label="Kind", choices=[("", "Any kind")] + list(Task.Kind.choices), required=False)
+    payer = forms.TypedChoiceField(label="Payer", coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, payers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payer"].choices = [("", "Any payer")] + [(p.pk, p.name) for p in payers]

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.querysets import CaseQuerySet, TaskQuerySet
+from cases.querysets import CaseQuerySet, PatientQuerySet, TaskQuerySet
 from payers.models import CodeSystem
 
 
@@ -27,11 +27,47 @@ class Practice(models.Model):
     submission_requires_approval = models.BooleanField(
         "submission needs manager approval",
         default=True,
-        help_text="When on, a manager approves every case before it is submitted to the payer.",
+        help_text="When on, a manager approves cases before they are submitted to the payer (which ones: below).",
+    )
+    approval_scope = models.CharField(
+        "which cases need approval",
+        max_length=12,
+        choices=[
+            ("all", "Every case"),
+            ("expedited", "Only expedited cases"),
+            ("above_cost", "Only cases above the cost threshold"),
+        ],
+        default="all",
+        help_text="Applies while submission needs manager approval; turn that off for none.",
+    )
+    approval_cost_threshold = models.DecimalField(
+        "approval cost threshold (USD)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="With 'only above the cost threshold': an order whose estimated cost is above this needs approval. "
+        "An order without an estimate needs approval (the safe side).",
     )
 
     def __str__(self) -> str:
         return self.name
+
+    def requires_approval_for(self, case) -> bool:
+        """Whether this case must be approved by a manager before it goes to the payer (the practice setting)."""
+        return self.requires_approval(urgency=case.urgency, estimated_cost=case.order.estimated_cost)
+
+    def requires_approval(self, *, urgency: str, estimated_cost) -> bool:
+        if not self.submission_requires_approval:
+            return False
+        if self.approval_scope == "expedited":
+            return urgency == "expedited"
+        if self.approval_scope == "above_cost":
+            # No estimate, or no threshold set: ask for approval (the safe side).
+            if estimated_cost is None or self.approval_cost_threshold is None:
+                return True
+            return estimated_cost > self.approval_cost_threshold
+        return True
 
 
 class Location(models.Model):
@@ -138,6 +174,8 @@ class Patient(models.Model):
     sms_consent_at = models.DateTimeField(null=True, blank=True)
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
 
+    objects = PatientQuerySet.as_manager()
+
     class Meta:
         ordering = ["last_name", "first_name"]
         constraints = [
@@ -208,6 +246,13 @@ class Order(models.Model):
     ordering_provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders")
     location = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True)
     site_of_service = models.CharField(max_length=4, blank=True, help_text="CMS place-of-service code.")
+    estimated_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Expected cost in USD, when known: the practice may ask for manager approval only above a threshold.",
+    )
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.ROUTINE)
     requested_date = models.DateField(null=True, blank=True)
     scheduled_date = models.DateField(null=True, blank=True)
@@ -301,6 +346,8 @@ class PriorAuthCase(models.Model):
     auth_effective_start = models.DateField(null=True, blank=True)
     auth_effective_end = models.DateField(null=True, blank=True)
     units_approved = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # Units of the authorization already used (visits, sessions), recorded by the front desk or a coordinator.
+    units_used = models.DecimalField(max_digits=8, decimal_places=2, default=0)
     denial_reason_code = models.CharField(max_length=20, blank=True)
     denial_reason_text = models.TextField(blank=True)
     appeal_deadline = models.DateField(null=True, blank=True)
@@ -381,6 +428,17 @@ class PriorAuthCase(models.Model):
     def queue_at_risk(self) -> bool:
         """Schedule at risk, as of the stored queue key (cases/priority.py)."""
         return self.priority_key[:1] in ("0", "2")
+
+    @property
+    def units_remaining(self):
+        if self.units_approved is None:
+            return None
+        return max(self.units_approved - self.units_used, 0)
+
+    @property
+    def needs_approval(self) -> bool:
+        """A manager's approval is still missing for this case (practice setting, not yet approved)."""
+        return self.practice.requires_approval_for(self) and not self.submission_approved_at
 
     @property
     def summary_is_attested(self) -> bool:

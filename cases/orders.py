@@ -38,6 +38,7 @@ def order_create_manual(*, practice, actor, data: dict) -> PriorAuthCase:
             code=data["code"].strip().upper(),
             description=data["description"],
             quantity=data["quantity"],
+            estimated_cost=data.get("estimated_cost"),
             diagnosis_codes=data["diagnosis_codes"],
             priority=data["priority"],
             requested_date=data["requested_date"],

@@ -737,3 +737,15 @@ def packet_keep_as_sent(*, case: PriorAuthCase, actor, packet: Packet | None, er
         packet_error=error,
     )
     return None
+
+
+def appeal_letter_pdf(*, case: PriorAuthCase, text: str) -> bytes:
+    """The appeal letter as staff edited it, on letter pages in the packet's font: to print, fax or upload.
+
+    Only the text given (what is on the screen, not yet filed); filing keeps its own copy (cases.appeals).
+    """
+    pdf = _Pages(_font_paths())
+    pdf.set_title(f"Appeal letter, case {case.pk}")
+    pdf.add_page()
+    pdf.para(text.strip() or " ", size=11)
+    return bytes(pdf.output())

@@ -57,6 +57,9 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "sweep_compare": frozenset({R.MANAGER}),
     "sweep_reschedule": frozenset({R.MANAGER, R.FRONT_DESK}),
     "dashboard": frozenset({R.MANAGER}),
+    # The authorizations list (approved / partial cases) and the units used against one: who schedules.
+    "authorizations": frozenset({R.MANAGER, R.COORDINATOR, R.FRONT_DESK}),
+    "units_used": frozenset({R.MANAGER, R.COORDINATOR, R.FRONT_DESK}),
 }
 INPUT_STATUSES = frozenset(
     {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}
@@ -119,7 +122,7 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
     """Buttons for the case page: the role allows it and the state does too."""
     is_open = case.is_open
     ready = case.status == Status.READY
-    needs_approval = case.practice.submission_requires_approval and not case.submission_approved_at
+    needs_approval = case.needs_approval
     submit_queued = Task.Kind.SUBMIT in open_task_kinds
     state = {
         "assign": is_open,

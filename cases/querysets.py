@@ -1,11 +1,18 @@
 """Reads of cases and tasks. Querysets select; they never write."""
 
 import datetime as dt
+import re
 
 from django.db import models
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 
 SEARCH_ID_LIMIT = 500
+SEARCH_WORD_LIMIT = 5
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search: "Eastwood, Ruth" is two words, like "Ruth Eastwood"; at most SEARCH_WORD_LIMIT."""
+    return re.sub(r"[,;]+", " ", text).split()[:SEARCH_WORD_LIMIT]
 
 
 def _group(name: str) -> frozenset:
@@ -73,26 +80,45 @@ class CaseQuerySet(models.QuerySet):
             "plan",
             "assignee",
             "order__location",
+            "order__coverage",
             "rule",
         )
 
     def search(self, text: str):
-        """Every word must match a patient name, the MRN or the authorization number.
+        """Every word must match a patient name, MRN, member id, authorization number or payer reference.
 
-        Names are matched anywhere (`icontains`): on PostgreSQL the trigram indexes on the patient's names
-        (`pg_trgm`, migration cases 0009) serve that ILIKE; SQLite scans, which is fine at a laptop's size.
+        Names are matched anywhere (`icontains`) and each word on its own, so "Eastwood, Ruth" (as names are shown)
+        and "Ruth Eastwood" find the same patient; commas and semicolons are separators. On PostgreSQL the trigram
+        indexes on the patient's names (`pg_trgm`, migration cases 0009) serve that ILIKE; identifiers are exact
+        (case-insensitive) and served by the UPPER(...) indexes of migrations 0009 and 0012; SQLite scans, which is
+        fine at a laptop's size. Open and closed cases alike: the caller narrows to `open()` when it wants.
         """
         # Patients first (one query per word, through their trigram indexes), then cases by those ids: with a
         # subquery instead, PostgreSQL walks the queue's priority index testing all 80 000 open cases against it.
         # A word matching more than SEARCH_ID_LIMIT patients (a single letter) keeps the subquery.
         patients = self.model._meta.get_field("patient").related_model.objects
         qs = self
-        for word in text.split()[:5]:
-            people = patients.filter(Q(last_name__icontains=word) | Q(first_name__icontains=word) | Q(mrn__iexact=word))
-            ids = list(people.values_list("pk", flat=True)[: SEARCH_ID_LIMIT + 1])
+        for word in search_words(text):
+            people = patients.filter(
+                Q(last_name__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(mrn__iexact=word)
+                | Q(coverages__member_id__iexact=word)
+            )
+            ids = list(people.values_list("pk", flat=True).distinct()[: SEARCH_ID_LIMIT + 1])
             matched = Q(patient_id__in=ids) if len(ids) <= SEARCH_ID_LIMIT else Q(patient__in=people.values("pk"))
-            qs = qs.filter(matched | Q(authorization_number__iexact=word))
+            qs = qs.filter(matched | Q(authorization_number__iexact=word) | Q(payer_tracking_id__iexact=word))
         return qs
+
+    def with_authorization(self):
+        """Approved or partially approved: the authorizations the front desk schedules against."""
+        return self.filter(status__in=_group("APPROVED_STATUSES"))
+
+    def authorized_on(self, day: dt.date):
+        """Authorizations whose effective period covers `day` (an open end counts as still valid)."""
+        return self.filter(Q(auth_effective_start__isnull=True) | Q(auth_effective_start__lte=day)).filter(
+            Q(auth_effective_end__isnull=True) | Q(auth_effective_end__gte=day)
+        )
 
     def mine_or_unassigned(self, user):
         return self.filter(Q(assignee=user) | Q(assignee__isnull=True))
@@ -172,3 +198,32 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(case__practice_id=user.practice_id).filter(
             Q(assignee=user) | Q(assignee__isnull=True, role__in=roles)
         )
+
+
+def _as_date(word: str) -> dt.date | None:
+    """A birth date as staff type it: 1956-03-14, 03/14/1956 or 3/14/1956."""
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y"):
+        try:
+            return dt.datetime.strptime(word, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+class PatientQuerySet(models.QuerySet):
+    def search(self, text: str):
+        """Every word must match: a birth date (typed as a date), the MRN exactly, or a name (anywhere in it).
+
+        The new-order patient picker: the practice's patients narrowed to a few, never a list of everyone.
+        """
+        qs = self
+        words = search_words(text)
+        if not words:
+            return self.none()
+        for word in words:
+            born = _as_date(word)
+            if born:
+                qs = qs.filter(birth_date=born)
+            else:
+                qs = qs.filter(Q(last_name__icontains=word) | Q(first_name__icontains=word) | Q(mrn__iexact=word))
+        return qs.order_by("last_name", "first_name", "birth_date", "pk")

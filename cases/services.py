@@ -175,3 +175,41 @@ def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
             case_assign(case=case, user=user, actor=actor)
             changed += 1
     return changed
+
+
+def case_gate_problems(case: PriorAuthCase) -> list[str]:
+    """Why this case may not go to the payer now, in words for staff (empty list = the gate is met).
+
+    The submission gate as bulk approval checks it: ready to submit, nothing blocking (`case_blockers`: gaps,
+    clinician input, summary attestation). Approval itself is not a problem here: it is what bulk approval gives.
+    A fuller gate (summary present, attested by the ordering clinician or a delegate) is being written for the case
+    page; at merge this should become that one function.
+    """
+    if case.status != Status.READY:
+        return [f"not ready to submit ({case.get_status_display().lower()})"]
+    return case_blockers(case=case)
+
+
+def case_record_units_used(*, case: PriorAuthCase, actor, units_used) -> PriorAuthCase:
+    """Record how many of the authorized units have been used (visits, sessions); on the timeline."""
+    from cases.transitions import APPROVED_STATUSES
+
+    if case.status not in APPROVED_STATUSES:
+        raise ActionRefused("Units are recorded against an approved authorization only.")
+    if units_used < 0:
+        raise ActionRefused("Units used cannot be negative.")
+    if case.units_approved is not None and units_used > case.units_approved:
+        raise ActionRefused(f"Only {case.units_approved.normalize():f} units are authorized.")
+    with transaction.atomic():
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        previous = locked.units_used
+        locked.units_used = units_used
+        locked.save(update_fields=["units_used"])
+        case_event_add(
+            case=locked,
+            kind=CaseEvent.Kind.NOTE,
+            actor=actor,
+            message=f"Units used: {units_used.normalize():f} (was {previous.normalize():f})",
+        )
+    case.units_used = units_used
+    return case

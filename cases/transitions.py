@@ -64,6 +64,8 @@ OPEN_STATUSES = frozenset(
 # Not yet decided by the payer (open and before any decision).
 UNDECIDED_STATUSES = frozenset({S.NEW, S.RETRO_AUTH, S.GATHERING, S.NEEDS_CLINICIAN, S.READY, S.SUBMITTED, S.PENDED})
 TERMINAL_STATUSES = frozenset({S.CLOSED, S.CANCELLED})
+# An authorization the practice holds: the payer approved all or part of the request.
+APPROVED_STATUSES = frozenset({S.APPROVED, S.PARTIALLY_APPROVED})
 # Where the automation may take an emergency order: nowhere but the
 # retro-authorization flag. A person moves it on from there.
 EMERGENCY_SYSTEM_TARGETS = frozenset({S.RETRO_AUTH, S.CANCELLED})

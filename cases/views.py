@@ -12,14 +12,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Case, Count, F, Q, Value, When
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import actions, documents, forms, services
-from cases.appeals import appeal_letter_draft, case_file_appeal
+from cases.appeals import APPEALABLE, appeal_letter_draft, case_file_appeal
+from cases.facts import case_diagnoses, case_reference_facts
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
 from cases.orders import order_schedule_set
 from cases.pagination import queue_page
@@ -32,7 +35,7 @@ from cases.permissions import (
     role_allows,
     visible_tasks,
 )
-from cases.transitions import InvalidTransition
+from cases.transitions import OPEN_STATUSES, InvalidTransition
 from cases.ui import case_sections
 from payers.models import Payer
 
@@ -76,8 +79,14 @@ def queue(request):
     f = form.cleaned_data
     now = timezone.now()
     today = timezone.localdate()
-    cases = PriorAuthCase.objects.visible_to(user).open().with_related()
+    # A search reaches closed cases too (an approval, an expired authorization); the plain queue is open work.
+    cases = PriorAuthCase.objects.visible_to(user).with_related()
+    if not f.get("q"):
+        cases = cases.open()
     view = f.get("view") or "all"
+    if f.get("q"):
+        # A search looks through every case the user may see: a colleague's or a closed case is not a dead end.
+        view = "all"
     if view == "mine":
         cases = cases.mine_or_unassigned(user)
     elif view == "needs_me":
@@ -108,7 +117,12 @@ def queue(request):
         cases = cases.filter(status__in=forms.BUCKETS[f["bucket"]][1])
     sort = f.get("sort") or "priority"
     unfiltered = view == "all" and not any(f.get(k) for k in QUEUE_FILTERS)
-    if sort == "priority":
+    if sort == "priority" and f.get("q"):
+        # Closed cases have no queue key: open ones first in queue order, then the closed, newest first.
+        closed_last = Case(When(status__in=list(OPEN_STATUSES), then=Value(0)), default=Value(1))
+        ordered = cases.order_by(closed_last, "priority_key", "-created_at", "pk")
+        page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+    elif sort == "priority":
         page = queue_page(cases.prioritized(), request.GET, estimate=unfiltered, per_page=PAGE_SIZE)
     else:
         page = Paginator(cases.order_by(*SORT_ORDER[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -134,6 +148,8 @@ def queue(request):
         "now": now,
         "today": today,
         "can_assign": role_allows(user, "assign"),
+        "can_approve": role_allows(user, "approve"),
+        "searching": bool(f.get("q")),
         "staff": staff,
         "roles": [(Role.COORDINATOR, "Coordinators (spread evenly)")],
         "status_counts": status_counts,
@@ -180,6 +196,93 @@ def bulk_assign(request):
     return redirect(f"{reverse('cases:queue')}?{request.POST.get('querystring', '')}")
 
 
+BULK_LIMIT = 200
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+@login_required
+@require_POST
+def bulk_approve(request):
+    """A manager approves the selected cases for submission: those whose gate is met; the rest listed with why."""
+    require_role(request.user, "approve")
+    raw = request.POST.getlist("cases") + request.POST.getlist("case")  # the queue's and the sweep's checkboxes
+    ids = [int(x) for x in raw if x.isdigit()][:BULK_LIMIT]
+    cases = list(PriorAuthCase.objects.visible_to(request.user).filter(pk__in=ids).with_related().order_by("pk"))
+    if not cases:
+        messages.error(request, "Select at least one case to approve.")
+    else:
+        approved, refused = actions.cases_approve_bulk(cases=cases, actor=request.user)
+        if approved:
+            messages.success(
+                request, f"Approved {len(approved)} case{'s' if len(approved) != 1 else ''} for submission."
+            )
+        for case, reason in refused:
+            messages.warning(request, f"Not approved: case {case.pk} ({case.patient}): {reason}.")
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = "queue-changed"
+        return response
+    default = f"{reverse('cases:queue')}?{request.POST.get('querystring', '')}"
+    return redirect(_safe_next(request, default))
+
+
+@login_required
+@require_GET
+def authorizations(request):
+    """Approved and partially approved cases: number, dates, units, used and remaining; for scheduling."""
+    require_role(request.user, "authorizations")
+    form = forms.AuthorizationFilterForm(request.GET, practice_id=request.user.practice_id)
+    form.is_valid()  # a bad value in one filter drops that filter (and says so under the form)
+    f = form.cleaned_data
+    rows = PriorAuthCase.objects.visible_to(request.user).with_authorization().with_related()
+    if f.get("provider"):
+        rows = rows.filter(order__ordering_provider=f["provider"])
+    if f.get("location"):
+        rows = rows.filter(order__location=f["location"])
+    if f.get("valid_on"):
+        rows = rows.authorized_on(f["valid_on"])
+    if f.get("ending_by"):
+        rows = rows.filter(auth_effective_end__lte=f["ending_by"])
+    rows = rows.order_by(F("auth_effective_end").asc(nulls_last=True), "pk")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "cases/authorizations.html",
+        {
+            "form": form,
+            "page": page,
+            "querystring": params.urlencode(),
+            "can_record_units": role_allows(request.user, "units_used"),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def case_units_used(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.UnitsUsedForm, request)
+        services.case_record_units_used(case=case, actor=request.user, units_used=data["units_used"])
+        return f"Units used recorded for case {case.pk}."
+
+    case = get_case_for_user(request, pk)
+    require_role(request.user, "units_used")
+    try:
+        messages.success(request, run(case))
+    except services.ActionRefused as exc:
+        messages.error(request, str(exc))
+    return redirect(_safe_next(request, reverse("cases:authorizations")))
+
+
 def _case_context(request, case: PriorAuthCase) -> dict:
     """Everything the case page and its fragments need: a fixed number of queries."""
     tasks = list(case.tasks.open().select_related("assignee"))
@@ -201,6 +304,8 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "appeal_draft": appeal_letter_draft(case) if actions["appeal"] else "",
         "update_form": forms.SendUpdateForm(),
         "sections": case_sections(),
+        "reference_facts": case_reference_facts(case),
+        "diagnoses": case_diagnoses(case),
         "now": timezone.now(),
         "today": timezone.localdate(),
     }
@@ -365,12 +470,24 @@ def case_send_update(request, pk: int):
 @login_required
 @require_POST
 def case_outcome(request, pk: int):
-    def run(case):
-        data = _form_or_refuse(forms.OutcomeForm, request)
-        actions.case_record_outcome(case=case, actor=request.user, **data)
-        return "Payer outcome recorded."
-
-    return _act(request, pk, "record_outcome", run)
+    """Record the payer's answer; a form that does not hold comes back with its input and the error at the field."""
+    case = get_case_for_user(request, pk)
+    require_role(request.user, "record_outcome")
+    form = forms.OutcomeForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.case_record_outcome(case=case, actor=request.user, **form.cleaned_data)
+        except (services.ActionRefused, InvalidTransition, ValueError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Payer outcome recorded.")
+            return _case_response(request, pk)
+    messages.error(request, "The outcome was not recorded: see the form.")
+    context = _case_context(request, case) | {"outcome_form": form, "outcome_open": True}
+    if request.htmx:
+        # htmx swaps only 2xx answers; the fragments carry the kept input and the errors.
+        return render(request, "cases/_case_refresh.html", context)
+    return render(request, "cases/detail.html", context, status=400)
 
 
 @login_required
@@ -417,6 +534,35 @@ def case_appeal(request, pk: int):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def case_appeal_letter(request, pk: int):
+    """The appeal letter full-size: GET shows the draft to edit; POST with `letter` answers the edited text as a PDF."""
+    case = get_case_for_user(request, pk)
+    require_role(request.user, "appeal")
+    if case.status not in APPEALABLE:
+        messages.error(request, "Only a denied or partially approved case can be appealed.")
+        return redirect("cases:detail", pk=pk)
+    if request.method == "GET":
+        form = forms.AppealForm(initial={"letter": appeal_letter_draft(case)})
+        return render(request, "cases/appeal_letter.html", {"case": case, "form": form})
+    form = forms.AppealForm(request.POST)
+    if not form.is_valid():
+        return render(request, "cases/appeal_letter.html", {"case": case, "form": form}, status=400)
+    from cases import packet_pdf  # fpdf2 loads on first use
+
+    try:
+        content = packet_pdf.appeal_letter_pdf(case=case, text=form.cleaned_data["letter"])
+    except packet_pdf.PacketError as exc:
+        form.add_error(None, str(exc))
+        return render(request, "cases/appeal_letter.html", {"case": case, "form": form}, status=503)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="case-{case.pk}-appeal-letter.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store, private"  # PHI: no copy in a shared or browser cache
+    return response
+
+
+@login_required
 @require_GET
 def document_download(request, pk: int, doc_pk: int):
     case = get_case_for_user(request, pk)
@@ -459,26 +605,62 @@ def case_packet(request, pk: int):
     return response
 
 
+TASK_TABS = [("mine", "Mine"), ("unassigned", "Unassigned"), ("team", "Team")]
+
+
+def _task_tab_filters(user) -> dict[str, Q]:
+    """The inbox's tabs, disjoint.
+
+    Mine: assigned to me, or waiting for my role on a case assigned to me. Unassigned: waiting for my role (or
+    anyone) with nobody named. Team: the rest, my colleagues' tasks.
+    """
+    for_my_role = Q(assignee__isnull=True) & (Q(role__in=list(user.role_names())) | Q(role=""))
+    mine = Q(assignee=user) | (for_my_role & Q(case__assignee=user))
+    unassigned = for_my_role & ~Q(case__assignee=user)
+    return {"mine": mine, "unassigned": unassigned, "team": ~mine & ~unassigned}
+
+
 @login_required
 @require_GET
 def task_inbox(request):
     user = request.user
-    scope = request.GET.get("scope", "mine")
-    tasks = visible_tasks(user).open().select_related("case", "case__patient", "case__order", "case__payer", "assignee")
-    if scope == "all" and user.has_role(Role.MANAGER):
-        pass
-    elif scope == "role":
-        tasks = tasks.filter(assignee__isnull=True, role__in=list(user.role_names()))
-    else:
-        scope = "mine"
-        tasks = tasks.for_user(user)
-    tasks = tasks.order_by("due_at", "created_at", "pk")
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(t, can_complete_task(user, t)) for t in page]
+    payers = list(Payer.objects.filter(active=True))
+    form = forms.TaskFilterForm(request.GET, payers=payers)
+    form.is_valid()  # an unknown value in one filter drops that filter only
+    f = form.cleaned_data
+    tab = f.get("tab") or "mine"
+    tasks = visible_tasks(user).open()
+    if f.get("kind"):
+        tasks = tasks.filter(kind=f["kind"])
+    if f.get("payer"):
+        tasks = tasks.filter(case__payer_id=f["payer"])
+    filters = _task_tab_filters(user)
+    # One query for the three counts, with the same kind / payer filters as the list.
+    counts = tasks.aggregate(**{name: Count("pk", filter=q) for name, q in filters.items()})
+    rows = (
+        tasks.filter(filters[tab])
+        .select_related("case", "case__patient", "case__order", "case__payer", "assignee")
+        # Due first (so the overdue, whose dates are past, lead), undated last.
+        .order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    filter_params = params.copy()
+    filter_params.pop("tab", None)
     return render(
         request,
         "cases/tasks.html",
-        {"page": page, "rows": rows, "scope": scope, "now": timezone.now(), "querystring": f"scope={scope}"},
+        {
+            "page": page,
+            "rows": [(t, can_complete_task(user, t)) for t in page],
+            "tab": tab,
+            "tabs": [(value, label, counts[value]) for value, label in TASK_TABS],
+            "form": form,
+            "now": timezone.now(),
+            "querystring": params.urlencode(),
+            "filter_querystring": filter_params.urlencode(),
+        },
     )
 
 

@@ -9,6 +9,7 @@ and `payers.rules` imports both, so the dependency runs one way.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from django.db import models
@@ -114,3 +115,37 @@ def validate_conditions(site_of_service: str, diagnosis_prefixes: str) -> dict[s
             f"not an ICD-10 code or prefix: {', '.join(wrong)} (e.g. M54 or M51.1, separated by commas)."
         )
     return errors
+
+
+# The CMS place-of-service codes a practice's orders use, in words (the full list has ~60; unknown codes show bare).
+PLACE_OF_SERVICE = {
+    "02": "Telehealth (not in the patient's home)",
+    "10": "Telehealth in the patient's home",
+    "11": "Office",
+    "12": "Home",
+    "19": "Off-campus outpatient hospital",
+    "20": "Urgent care facility",
+    "21": "Inpatient hospital",
+    "22": "On-campus outpatient hospital",
+    "23": "Emergency room – hospital",
+    "24": "Ambulatory surgical center",
+    "31": "Skilled nursing facility",
+    "32": "Nursing facility",
+    "49": "Independent clinic",
+    "81": "Independent laboratory",
+}
+
+
+@functools.lru_cache(maxsize=2048)
+def icd10_description(code: str) -> str:
+    """The ICD-10-CM description of a code ('M54.16' -> 'Radiculopathy, lumbar region'); '' when unknown.
+
+    simple-icd-10-cm holds the release offline; it is imported on first use (about a second), not at start-up.
+    """
+    import simple_icd_10_cm as icd
+
+    code = (code or "").strip().upper()
+    try:
+        return icd.get_description(code) if icd.is_valid_item(code) else ""
+    except ValueError:
+        return ""

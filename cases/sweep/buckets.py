@@ -252,6 +252,8 @@ _ROW_FIELDS = (
     "decision_due_at",
     "decided_at",
     "submission_approved_at",
+    "urgency",
+    "order__estimated_cost",
     "denial_reason_code",
     "appeal_deadline",
     "channel",
@@ -327,7 +329,8 @@ def item_text(bucket: str, row: dict, ctx: SweepContext) -> tuple[str, str, date
     due: date | None = None
 
     if bucket == Bucket.READY_TO_SUBMIT:
-        if ctx.practice.submission_requires_approval and not row["submission_approved_at"]:
+        needs = ctx.practice.requires_approval(urgency=row["urgency"], estimated_cost=row["order__estimated_cost"])
+        if needs and not row["submission_approved_at"]:
             step = f"Approve the submission, then submit via {_channel_label(row)}"
         else:
             step = f"Submit to {payer} via {_channel_label(row)}"

@@ -85,6 +85,8 @@ def sweep_page(request):
         page=page,
         assignable=_assignable(user.practice_id) if context["can_assign"] else [],
         can_reschedule=role_allows(user, "sweep_reschedule"),
+        # Bulk approval from the ready bucket (cases:bulk_approve checks each case's gate again).
+        can_approve=chosen == Bucket.READY_TO_SUBMIT and role_allows(user, "approve"),
     )
     template = "sweep/_body.html" if request.htmx else "sweep/page.html"
     return render(request, template, context)

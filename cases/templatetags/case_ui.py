@@ -30,7 +30,7 @@ NEXT_ACTION = {
 @register.simple_tag
 def next_action(case) -> str:
     if case.status == Status.READY:
-        if case.practice.submission_requires_approval and not case.submission_approved_at:
+        if case.needs_approval:
             return "Manager approval"
         return "Submit to payer"
     return NEXT_ACTION.get(case.status, "—")
@@ -101,3 +101,16 @@ register.filter("plain_error", words.plain_error)
 def plain_words(text) -> tuple[str, str]:
     """(staff wording, technical original or ''): the timeline shows the second on an expandable line."""
     return words.plain_words(text)
+
+
+@register.filter
+def evidence(item) -> dict:
+    """A requirement's evidence entry in words: what it is, its value and its date (not `Procedure/demo-452297`)."""
+    from cases.facts import evidence_words
+
+    words = evidence_words(item if isinstance(item, dict) else {})
+    try:
+        words["date"] = dt.date.fromisoformat(str(words["date"])[:10]) if words["date"] else None
+    except ValueError:
+        pass  # a date the EHR wrote some other way is shown as it came
+    return words

@@ -144,6 +144,8 @@ def test_tasks_inbox_completes_without_reload(login, page, live_server, flow_cas
     task = f.TaskFactory(case=flow_case, title="Call the payer about the fax", role="coordinator")
     login(coordinator)
     page.click("nav >> text=Tasks")
+    # an unassigned task for the coordinators: in the "Unassigned" tab (Mine holds what is assigned to them)
+    page.click("#tab-unassigned")
     page.wait_for_selector(f"#task-{task.pk}")
     screenshot("tasks")
     _mark(page)
