@@ -211,6 +211,14 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
+def axes_username(request, credentials) -> str | None:
+    """The account a sign-in attempt is for: allauth authenticates with `username=`, its form posts `login`."""
+    username = (credentials or {}).get("username")
+    if not username and request is not None and request.method == "POST":
+        username = request.POST.get("login")
+    return username or None
+
+
 def lockout_minutes() -> int:
     return max(1, round(float(settings.AXES_COOLOFF_TIME) * 60))
 
@@ -233,12 +241,21 @@ def audit_user_event(user, event: str, *, actor=None, **data) -> LogEntry:
 
 @receiver(user_locked_out)
 def _audit_lockout(sender, request, username, ip_address, **kwargs):
-    until = timezone.now() + timedelta(hours=float(settings.AXES_COOLOFF_TIME))
-    # Usernames are staff identifiers, not PHI; the address is the one axes locked.
+    """One audit row per lockout, with when it ends (axes also signals each attempt refused while locked)."""
+    from axes.models import AccessAttempt
+
+    # Usernames are staff identifiers, not PHI; the address is the one axes counted.
     log.warning("sign-in locked out", extra={"username": username, "ip_address": ip_address})
     user = get_user_model().objects.filter(username=username).first() if username else None
-    if user is not None:
-        audit_user_event(user, "locked_out", ip_address=ip_address, until=until.isoformat())
+    if user is None:
+        return
+    # The cool-off runs from the last counted failure (a refused attempt while locked does not extend it).
+    last = AccessAttempt.objects.filter(username=username).order_by("-attempt_time").first()
+    started = last.attempt_time if last else timezone.now()
+    until = (started + timedelta(hours=float(settings.AXES_COOLOFF_TIME))).isoformat()
+    if LogEntry.objects.get_for_object(user).filter(additional_data__event="locked_out", additional_data__until=until):
+        return
+    audit_user_event(user, "locked_out", ip_address=ip_address, until=until)
 
 
 def lockout_clear(*, user, actor) -> int:

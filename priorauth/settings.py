@@ -165,7 +165,9 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
-# allauth's own sign-in rate limits stay on beside django-axes (they limit by address and by account too).
+# Failed sign-ins are counted by django-axes alone (lockout, audit, admin unlock); allauth's own login_failed rate
+# limit is off so there is one lock with one answer. Its other limits (password reset, re-authentication) stay.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "PA command center")
@@ -177,8 +179,11 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_MINUTES", 15)) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_USERNAME_FORM_FIELD = "login"  # allauth's sign-in form names the username field "login"
+# allauth's sign-in form names the username field "login" and authenticates with `username=`.
+AXES_USERNAME_CALLABLE = "priorauth.security.axes_username"
 AXES_RESET_ON_SUCCESS = True
+# Attempts refused while locked do not restart the cool-off: the lockout ends when its audit row says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "priorauth.security.lockout_response"
 # Behind TRUSTED_PROXY_COUNT reverse proxies the client address is read from X-Forwarded-For (README "Lockout").
 AXES_CLIENT_IP_CALLABLE = "priorauth.security.client_ip"
