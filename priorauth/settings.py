@@ -242,7 +242,11 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31_536_000))
     # Subdomains too, unless a sibling host on the same domain still serves plain http (SECURE_HSTS_INCLUDE_SUBDOMAINS=0).
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # The preload directive only matters once the domain is submitted to the browsers' list; a domain that must
+    # keep a plain-http subdomain says SECURE_HSTS_PRELOAD=0 (and Django's W021 reminder is then silenced).
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_INCLUDE_SUBDOMAINS)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Load balancers probe health over plain HTTP inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz/"]
