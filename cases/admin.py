@@ -8,7 +8,6 @@ removed. Patient lists show name and MRN only (minimum necessary).
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from priorauth.security import lockout_clear, mfa_reset
 
 from cases.models import (
     CaseEvent,
@@ -27,6 +26,7 @@ from cases.models import (
 from cases.services import case_event_add
 from payers.models import Plan
 from priorauth.admin import ReadOnlyAdmin, ReadOnlyMixin
+from priorauth.security import lockout_clear, mfa_reset
 
 
 class LocationInline(admin.TabularInline):

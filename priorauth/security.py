@@ -135,7 +135,14 @@ def session_keepalive(request):
 # --- second factor ------------------------------------------------------------------------------------------
 
 # What a signed-in session may reach before its second factor: enrolling one, signing out, static files.
-MFA_OPEN_PREFIXES = ("/accounts/2fa/", "/accounts/reauthenticate/", "/accounts/logout/", "/logout/", "/static/", "/healthz/")
+MFA_OPEN_PREFIXES = (
+    "/accounts/2fa/",
+    "/accounts/reauthenticate/",
+    "/accounts/logout/",
+    "/logout/",
+    "/static/",
+    "/healthz/",
+)
 
 
 def mfa_required() -> bool:

@@ -240,7 +240,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31_536_000))
-    # Subdomains too, unless a sibling host on the same domain still serves plain http (SECURE_HSTS_INCLUDE_SUBDOMAINS=0).
+    # Subdomains too, unless a sibling host still serves plain http (SECURE_HSTS_INCLUDE_SUBDOMAINS=0).
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     # The preload directive only matters once the domain is submitted to the browsers' list; a domain that must
     # keep a plain-http subdomain says SECURE_HSTS_PRELOAD=0 (and Django's W021 reminder is then silenced).

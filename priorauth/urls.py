@@ -12,7 +12,6 @@ admin.site.site_header = "Prior authorization command center – administration"
 admin.site.site_title = "PA admin"
 
 
-
 @login_not_required
 def _admin_login(request):
     # The admin's own form takes a password alone: admins sign in through the one sign-in page, second factor

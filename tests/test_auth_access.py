@@ -69,9 +69,7 @@ OWN_ACCOUNT = [
 ]
 
 
-@pytest.mark.parametrize(
-    "name,args,status", [pytest.param(n, a, s, marks=covers(n), id=n) for n, a, s in PUBLIC]
-)
+@pytest.mark.parametrize("name,args,status", [pytest.param(n, a, s, marks=covers(n), id=n) for n, a, s in PUBLIC])
 @pytest.mark.parametrize("who", ["anonymous", "coordinator"])
 def test_public_account_pages_answer_everyone(as_user, who, name, args, status):
     response = as_user(who).get(reverse(name, args=args))

@@ -104,7 +104,9 @@ def test_production_turns_on_https_settings_and_off_the_demo_and_sandbox():
     assert s["ssl_redirect"] is True
     assert s["hsts"] >= 31_536_000 and s["hsts_subdomains"] is True
     assert s["secret"] == STRONG_KEY
-    assert _settings(PRODUCTION="1", SECRET_KEY=STRONG_KEY, SECURE_HSTS_INCLUDE_SUBDOMAINS="0")["hsts_subdomains"] is False
+    assert (
+        _settings(PRODUCTION="1", SECRET_KEY=STRONG_KEY, SECURE_HSTS_INCLUDE_SUBDOMAINS="0")["hsts_subdomains"] is False
+    )
 
 
 def test_production_refuses_debug():

@@ -71,7 +71,10 @@ def test_the_sandbox_ehr_token_endpoint_checks_the_client_assertion(client, prac
 
     settings.SANDBOX_ENABLED = True
     connection = EhrConnection.objects.create(practice=practice, **sandbox_connection_fields("http://testserver"))
-    form = {"grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
     # a good assertion gets a token that opens the FHIR reads
     assertion = client_assertion(connection)
     answer = client.post("/sandbox/ehr/token", {**form, "client_assertion": assertion})
@@ -81,6 +84,8 @@ def test_the_sandbox_ehr_token_endpoint_checks_the_client_assertion(client, prac
     # the same assertion again (replay), an unknown client, or a key that is not the client's: refused
     assert client.post("/sandbox/ehr/token", {**form, "client_assertion": assertion}).status_code == 401
     stranger = EhrConnection(**{**sandbox_connection_fields("http://testserver"), "client_id": connection.client_id})
-    assert client.post("/sandbox/ehr/token", {**form, "client_assertion": client_assertion(stranger)}).status_code == 401
+    assert (
+        client.post("/sandbox/ehr/token", {**form, "client_assertion": client_assertion(stranger)}).status_code == 401
+    )
     unknown = EhrConnection(**sandbox_connection_fields("http://testserver"))
     assert client.post("/sandbox/ehr/token", {**form, "client_assertion": client_assertion(unknown)}).status_code == 401
