@@ -39,7 +39,7 @@
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
     }).then(function (response) {
-      if (response.ok && response.headers.get("Content-Type").indexOf("application/json") === 0) {
+      if (response.ok && (response.headers.get("Content-Type") || "").indexOf("application/json") === 0) {
         restart();
       } else {
         window.location.reload();
