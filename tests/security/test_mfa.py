@@ -134,3 +134,23 @@ def test_admin_resets_a_users_factors_and_it_is_audited(client, enrolled, practi
     assert not Authenticator.objects.filter(user=user).exists()
     entry = LogEntry.objects.get_for_object(user).get(additional_data__event="mfa_reset")
     assert entry.actor == admin_user and entry.additional_data["factors_removed"] == 1
+
+
+def test_no_page_of_the_app_opens_to_a_password_alone(client, production_like, user, case, settings):
+    from django.urls import resolve
+
+    from priorauth.security import MFA_OPEN_PREFIXES
+    from tests.security.test_headers import _every_url
+
+    settings.SANDBOX_ENABLED = True
+    # given a password-only session (DEMO_MODE off, no factor yet)
+    _sign_in(client, user)
+    checked = 0
+    for url in _every_url(case.pk):
+        if url.startswith(MFA_OPEN_PREFIXES) or not getattr(resolve(url).func, "login_required", True):
+            continue  # enrolment itself, sign-out, and machine endpoints that need no staff session at all
+        # when any staff page is asked for, by GET or POST, then the answer is the way to enrolment
+        for response in (client.get(url), client.post(url)):
+            assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp"), url
+        checked += 1
+    assert checked >= 30, "the walk reached too few pages"

@@ -314,3 +314,14 @@ def test_subscribe_submit_push_wakes_the_case_and_the_inquire_decides_it(
 
     # a second push tells nobody anything new
     assert sandbox_push_due() == {"queued": 0, "sent": 0, "retrying": 0, "failed": 0}
+
+
+def test_push_does_not_post_to_an_endpoint_that_is_no_longer_our_origin(client, sandbox_on, endpoint, settings):
+    # given a subscription taken while its endpoint was this app's origin
+    assert _post(client, _subscription(f"{endpoint.url}/notify")).status_code == 201
+    # when the app's public address changes (PUBLIC_BASE_URL) before the push
+    settings.PUBLIC_BASE_URL = "https://pa.example.org"
+    sandbox_push_due()
+    # then nothing is sent to the old address
+    assert endpoint.received == []
+    assert SandboxNotification.objects.get().sent_at is None
