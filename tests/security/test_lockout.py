@@ -92,3 +92,22 @@ def test_a_common_password_is_refused_when_it_is_set(as_user, coordinator, weak)
     assert "too common" in response.content.decode() or "entirely numeric" in response.content.decode()
     coordinator.refresh_from_db()
     assert coordinator.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "proxies,forwarded,expected",
+    [
+        (0, "203.0.113.9", "10.0.0.1"),  # no proxy trusted: a client cannot pick its own address
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "198.51.100.7, 203.0.113.9", "203.0.113.9"),  # the left entry is the client's claim, not trusted
+        (2, "198.51.100.7, 203.0.113.9", "198.51.100.7"),
+    ],
+)
+def test_the_locked_address_is_the_clients_as_the_trusted_proxies_saw_it(settings, proxies, forwarded, expected):
+    from django.test import RequestFactory
+
+    from priorauth.security import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = RequestFactory().post("/login/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
