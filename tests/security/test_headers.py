@@ -1,38 +1,10 @@
 """Response headers: a strict Content-Security-Policy and a Permissions-Policy on every HTML response."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from priorauth.security import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
-
-# Values for every URL parameter the project's patterns use (tests/test_url_access_matrix.py walks the same names).
-KWARGS = {"doc_pk": 1, "task_pk": 1, "payer": "acme", "payer_id": 1, "op": "submit", "token": "x", "path": "metadata"}
-KWARGS.update({"key": "not-a-key", "uidb36": "x", "type": "x"})
-
-
-def _patterns(patterns, namespace="", params=()):
-    """(name, parameter names) of every named URL, walking includes; the admin's own pages are listed apart."""
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            inner = pattern.namespace or ""
-            if inner == "admin":
-                continue
-            ns = f"{namespace}:{inner}" if namespace and inner else inner or namespace
-            yield from _patterns(pattern.url_patterns, ns, (*params, *pattern.pattern.regex.groupindex))
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            name = f"{namespace}:{pattern.name}" if namespace else pattern.name
-            yield name, (*params, *pattern.pattern.regex.groupindex)
-
-
-def _every_url(case_pk):
-    urls = set()
-    for name, params in _patterns(get_resolver().url_patterns):
-        kwargs = {k: (case_pk if k == "pk" else KWARGS.get(k, 1)) for k in params}
-        try:
-            urls.add(reverse(name, kwargs=kwargs))
-        except Exception:  # noqa: BLE001 - a parameter shape this map does not fill: listed below
-            urls.add(f"unreversed:{name}")
-    return sorted(urls)
+from tests.security.walk import every_url
 
 
 def test_the_policy_is_strict():
@@ -46,7 +18,7 @@ def test_the_policy_is_strict():
 def test_every_html_response_carries_the_csp_header(as_user, who, case, settings):
     settings.SANDBOX_ENABLED = True
     client = as_user(who)
-    urls = _every_url(case.pk)
+    urls = every_url(case.pk)
     assert not [u for u in urls if u.startswith("unreversed:")]
     html = 0
     for url in [*urls, "/admin/", "/admin/cases/user/", "/no-such-page/"]:

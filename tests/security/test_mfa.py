@@ -140,13 +140,13 @@ def test_no_page_of_the_app_opens_to_a_password_alone(client, production_like, u
     from django.urls import resolve
 
     from priorauth.security import MFA_OPEN_PREFIXES
-    from tests.security.test_headers import _every_url
+    from tests.security.walk import every_url
 
     settings.SANDBOX_ENABLED = True
     # given a password-only session (DEMO_MODE off, no factor yet)
     _sign_in(client, user)
     checked = 0
-    for url in _every_url(case.pk):
+    for url in every_url(case.pk):
         if url.startswith(MFA_OPEN_PREFIXES) or not getattr(resolve(url).func, "login_required", True):
             continue  # enrolment itself, sign-out, and machine endpoints that need no staff session at all
         # when any staff page is asked for, by GET or POST, then the answer is the way to enrolment
