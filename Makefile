@@ -42,6 +42,8 @@ seed: migrate ## load the demo practice (idempotent)
 
 # Payers' notifications come back to the address the app is served on (unless PUBLIC_BASE_URL says otherwise).
 run web worker: export PUBLIC_BASE_URL ?= http://$(HOST)
+# The demo is the one place the built-in sandbox EHR, payer and clearinghouse are on (README "Sandbox").
+run seed web worker: export SANDBOX_ENABLED ?= 1
 
 run: seed ## set up and run the app (web + django-q2 cluster) on the embedded default
 	@echo "Open http://$(HOST)/ — demo logins are printed above."

@@ -26,6 +26,7 @@ from cases.models import (
 from cases.services import case_event_add
 from payers.models import Plan
 from priorauth.admin import ReadOnlyAdmin, ReadOnlyMixin
+from priorauth.security import lockout_clear, mfa_reset
 
 
 class LocationInline(admin.TabularInline):
@@ -72,8 +73,21 @@ class UserAdmin(DjangoUserAdmin):
         ("Practice and roles", {"fields": ("practice", "provider", "groups")}),
     )
 
+    actions = ["reset_second_factors", "unlock_sign_in"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.action(description="Reset second factors (the user enrols again at next sign-in)", permissions=["change"])
+    def reset_second_factors(self, request, queryset):
+        removed = sum(mfa_reset(user=user, actor=request.user) for user in queryset)
+        self.message_user(request, f"Removed {removed} factor(s) of {len(queryset)} user(s); each reset is audited.")
+
+    @admin.action(description="Unlock sign-in (clear failed attempts)", permissions=["change"])
+    def unlock_sign_in(self, request, queryset):
+        for user in queryset:
+            lockout_clear(user=user, actor=request.user)
+        self.message_user(request, f"Unlocked {len(queryset)} user(s); each unlock is audited.")
 
     @admin.display(description="roles")
     def roles(self, obj):

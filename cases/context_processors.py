@@ -9,6 +9,10 @@ def staff(request):
     signed_in = user is not None and user.is_authenticated
     return {
         "demo_mode": settings.DEMO_MODE,
+        # Automatic logoff (priorauth.security): the idle warning's timer and the sign-in page's wording.
+        "idle_seconds": settings.SESSION_IDLE_SECONDS,
+        "idle_minutes": settings.SESSION_IDLE_SECONDS // 60,
+        "absolute_hours": settings.SESSION_ABSOLUTE_SECONDS // 3600,
         "user_role": user.primary_role if signed_in else "",
         # Menu links from the one permission table (cases/permissions.py).
         "can_enter_orders": signed_in and can_enter_orders(user),

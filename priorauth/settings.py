@@ -29,6 +29,9 @@ DEBUG = env_bool("DEBUG", False)
 # PRODUCTION turns on the secure-cookie and HTTPS settings and refuses the
 # embedded demo conveniences (demo logins, sandbox endpoints, an insecure key).
 PRODUCTION = env_bool("PRODUCTION", False)
+# DEBUG pages show settings, SQL and local variables (PHI among them) to whoever triggers an error.
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG cannot be on when PRODUCTION is on.")
 
 _INSECURE_KEY = "insecure-embedded-default-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "" if PRODUCTION else _INSECURE_KEY)
@@ -47,10 +50,16 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's MFA pages use it
     "django_htmx",
     "django_q",
     "auditlog",
     "template_partials",
+    # Sign-in with a second factor (README "Sign-in and MFA") and lockout (README "Lockout").
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "axes",
     "payers",
     "cases",
     "integrations",
@@ -67,10 +76,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "priorauth.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response.
+    "priorauth.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Idle and absolute session lifetimes (a background poll renews neither), then the second factor.
+    "priorauth.security.SessionLifetimeMiddleware",
+    "priorauth.security.MfaRequiredMiddleware",
     "cases.middleware.PracticeTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -78,6 +93,8 @@ MIDDLEWARE = [
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 WHITENOISE = "whitenoise.middleware.WhiteNoiseMiddleware"
@@ -120,6 +137,14 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or 
 AUTH_USER_MODEL = "cases.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# CommonPasswordValidator refuses Django's list of 20 000 common (breached-list) passwords when a password is set;
+# no online breach lookup, so nothing about a password leaves the server.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -130,6 +155,39 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:queue"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in (django-allauth's account + mfa apps; README "Sign-in and MFA"). Staff accounts are made by an admin:
+# no self sign-up (priorauth.security.StaffAccountAdapter), usernames only, no e-mail confirmation round-trips.
+ACCOUNT_ADAPTER = "priorauth.security.StaffAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Failed sign-ins are counted by django-axes alone (lockout, audit, admin unlock); allauth's own login_failed rate
+# limit is off so there is one lock with one answer. Its other limits (password reset, re-authentication) stay.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "PA command center")
+# Browsers refuse WebAuthn on plain http except on localhost; the embedded demo runs on http://127.0.0.1.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
+
+# Lockout (django-axes; README "Lockout"): AXES_FAILURE_LIMIT wrong passwords lock the account, and the same
+# number from one address locks the address (a password spray over many accounts), for AXES_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_MINUTES", 15)) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# allauth's sign-in form names the username field "login" and authenticates with `username=`.
+AXES_USERNAME_CALLABLE = "priorauth.security.axes_username"
+AXES_RESET_ON_SUCCESS = True
+# Attempts refused while locked do not restart the cool-off: the lockout ends when its audit row says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "priorauth.security.lockout_response"
+# Behind TRUSTED_PROXY_COUNT reverse proxies the client address is read from X-Forwarded-For (README "Lockout").
+AXES_CLIENT_IP_CALLABLE = "priorauth.security.client_ip"
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
 
 LANGUAGE_CODE = "en-us"
 # The server's zone; each practice has its own zone for display and the sweep.
@@ -162,9 +220,14 @@ PACKET_MAX_BYTES = int(os.environ.get("PACKET_MAX_BYTES", 60 * 1024 * 1024))
 # DejaVu Sans (Debian: fonts-dejavu-core) is embedded in the packet: PDF core fonts are latin-1 only.
 PACKET_FONT_DIR = Path(os.environ.get("PACKET_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
 
-# Sessions: 15 idle minutes, renewed on each request (HIPAA automatic logoff).
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_SECONDS", 15 * 60))
-SESSION_SAVE_EVERY_REQUEST = True
+# Automatic logoff (HIPAA; priorauth.security.SessionLifetimeMiddleware, README "Automatic logoff"): 15 idle
+# minutes, renewed only by a person's requests (a request with `X-Background-Poll: 1` renews nothing), and an
+# absolute lifetime after which a new sign-in is needed however busy the session was.
+SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_SECONDS", 15 * 60))
+SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60))
+# The stored session outlives neither limit; the middleware enforces the idle one.
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -177,13 +240,21 @@ SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31_536_000))
+    # Subdomains too, unless a sibling host still serves plain http (SECURE_HSTS_INCLUDE_SUBDOMAINS=0).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # The preload directive only matters once the domain is submitted to the browsers' list; a domain that must
+    # keep a plain-http subdomain says SECURE_HSTS_PRELOAD=0 (and Django's W021 reminder is then silenced).
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_INCLUDE_SUBDOMAINS)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Load balancers probe health over plain HTTP inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz/"]
 
-# Demo logins and sandbox endpoints exist only in the embedded setup.
+# Demo logins exist only in the embedded setup; with DEMO_MODE off every user must sign in with a second factor.
 DEMO_MODE = env_bool("DEMO_MODE", not PRODUCTION)
-SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", not PRODUCTION)
+# The built-in sandbox EHR, payer and clearinghouse answer only when asked for (`make run` sets it): README "Sandbox".
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", False)
 if PRODUCTION and DEMO_MODE:
     raise ImproperlyConfigured("DEMO_MODE cannot be on in production.")
 if PRODUCTION and SANDBOX_ENABLED:

@@ -15,6 +15,13 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _sandbox_enabled(settings):
+    # The built-in sandboxes are off unless asked for (settings.SANDBOX_ENABLED; `make run` asks). The suite
+    # asks, because many tests play the EHR and the payers with them; tests of the off state set it False.
+    settings.SANDBOX_ENABLED = True
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     # PBKDF2 at Django's default cost takes ~0.5 s per user; every factory
     # user would pay it. Tests do not measure hashing strength.

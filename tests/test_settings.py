@@ -27,6 +27,9 @@ print(json.dumps({
     "secure_cookies": s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE,
     "ssl_redirect": getattr(s, "SECURE_SSL_REDIRECT", False), "hsts": getattr(s, "SECURE_HSTS_SECONDS", 0),
     "session_age": s.SESSION_COOKIE_AGE, "public_base_url": s.PUBLIC_BASE_URL,
+    "idle": s.SESSION_IDLE_SECONDS, "absolute": s.SESSION_ABSOLUTE_SECONDS,
+    "save_every_request": s.SESSION_SAVE_EVERY_REQUEST,
+    "hsts_subdomains": getattr(s, "SECURE_HSTS_INCLUDE_SUBDOMAINS", False),
 }))
 """
 
@@ -51,17 +54,23 @@ def _settings(**env) -> dict:
 def test_the_embedded_defaults():
     # given an empty environment
     s = _settings()
-    # then SQLite next to manage.py, the ORM broker, DEBUG off, the demo conveniences on
+    # then SQLite next to manage.py, the ORM broker, DEBUG off, the demo logins on, the sandbox off until asked
     assert s["engine"] == "django.db.backends.sqlite3"
     assert Path(s["name"]) == ROOT / "db.sqlite3"
     assert s["q"] == {"orm": "default", "redis": None}
     assert s["debug"] is False
-    assert (s["production"], s["demo"], s["sandbox"]) == (False, True, True)
+    assert (s["production"], s["demo"], s["sandbox"]) == (False, True, False)
     assert s["secure_cookies"] is False
     assert s["secret"]  # an embedded key, fine for a laptop
     assert "127.0.0.1" in s["hosts"]
     assert s["tz"] == "America/New_York"
-    assert s["session_age"] == 15 * 60
+    # 15 idle minutes and 12 hours at most; the middleware renews, not every saved request
+    assert (s["idle"], s["absolute"], s["session_age"]) == (15 * 60, 12 * 60 * 60, 12 * 60 * 60)
+    assert s["save_every_request"] is False
+
+
+def test_the_sandbox_is_on_only_when_asked_for():
+    assert _settings(SANDBOX_ENABLED="1")["sandbox"] is True
 
 
 def test_database_url_points_at_postgresql():
@@ -84,7 +93,8 @@ def test_hosts_zone_and_idle_time_come_from_the_environment():
         ALLOWED_HOSTS="pa.example.org, www.pa.example.org", TIME_ZONE="America/Chicago", SESSION_IDLE_SECONDS="600"
     )
     assert s["hosts"] == ["pa.example.org", "www.pa.example.org"]
-    assert (s["tz"], s["session_age"]) == ("America/Chicago", 600)
+    assert (s["tz"], s["idle"]) == ("America/Chicago", 600)
+    assert _settings(SESSION_ABSOLUTE_SECONDS="3600")["absolute"] == 3600
 
 
 def test_production_turns_on_https_settings_and_off_the_demo_and_sandbox():
@@ -92,8 +102,43 @@ def test_production_turns_on_https_settings_and_off_the_demo_and_sandbox():
     assert (s["demo"], s["sandbox"], s["debug"]) == (False, False, False)
     assert s["secure_cookies"] is True
     assert s["ssl_redirect"] is True
-    assert s["hsts"] >= 31_536_000
+    assert s["hsts"] >= 31_536_000 and s["hsts_subdomains"] is True
     assert s["secret"] == STRONG_KEY
+    assert (
+        _settings(PRODUCTION="1", SECRET_KEY=STRONG_KEY, SECURE_HSTS_INCLUDE_SUBDOMAINS="0")["hsts_subdomains"] is False
+    )
+
+
+def test_production_refuses_debug():
+    # a debug page shows settings and local variables (PHI among them) to whoever causes an error
+    code, output = _run(PRODUCTION="1", SECRET_KEY=STRONG_KEY, DEBUG="1")
+    assert code != 0
+    assert "ImproperlyConfigured" in output and "DEBUG" in output
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "PRODUCTION": "1",
+        "SECRET_KEY": STRONG_KEY,
+        "ALLOWED_HOSTS": "pa.example.org",
+        "PUBLIC_BASE_URL": "https://pa.example.org",
+        # production names its SMS account (the app's own check refuses a half-configured one)
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "t" * 32,
+        "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
 
 
 def test_production_has_no_default_hosts():

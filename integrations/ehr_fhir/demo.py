@@ -13,6 +13,7 @@ from cases.detection import case_open_for_order
 from cases.models import Coverage, Order, Patient
 from integrations.ehr_fhir.models import EhrConnection, SandboxResource
 from integrations.ehr_fhir.sandbox import load_bundle
+from integrations.ehr_fhir.sandbox_auth import sandbox_connection_fields
 from payers.models import CodeSystem
 
 
@@ -24,10 +25,8 @@ def demo_ehr_sandbox(*, practice, base_url: str, providers, payers, out, **_) ->
     """
     if not settings.SANDBOX_ENABLED:
         return
-    EhrConnection.objects.get_or_create(
-        practice=practice,
-        defaults={"name": "Sandbox EHR", "base_url": f"{base_url.rstrip('/')}/sandbox/ehr/fhir/", "auth": "none"},
-    )
+    # Signed in like a real EHR: SMART Backend Services with a key made for the demo (sandbox_auth).
+    EhrConnection.objects.get_or_create(practice=practice, defaults=sandbox_connection_fields(base_url))
     if SandboxResource.objects.exists() or not SYNTHEA_BUNDLE.exists():
         return
     bundle = json.loads(SYNTHEA_BUNDLE.read_text())

@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from integrations.ehr_fhir import mapping
+from integrations.ehr_fhir import mapping, sandbox_auth
 from integrations.ehr_fhir.models import SandboxResource
 from integrations.fhir_json import fhir_response as _json
 from integrations.fhir_json import outcome_response
@@ -149,10 +149,16 @@ def _search(resource_type: str, params) -> list[dict]:
 @csrf_exempt
 @login_not_required
 def fhir_endpoint(request, path: str):
-    # The sandbox has no auth (connection auth "none") and exists only in the embedded setup.
+    # The sandbox exists only when asked for (SANDBOX_ENABLED) and, like a real EHR, answers FHIR reads only
+    # with a SMART Backend Services bearer token (sandbox_auth); the CapabilityStatement is public, as anywhere.
     if not settings.SANDBOX_ENABLED:
         raise Http404
     parts = [p for p in path.split("/") if p]
+    refused = "" if parts == ["metadata"] else sandbox_auth.bearer_refusal(request)
+    if refused:
+        response = _outcome(401, refused)
+        response["WWW-Authenticate"] = 'Bearer realm="sandbox-ehr"'
+        return response
     if parts == ["metadata"]:
         return _json(
             200,

@@ -26,7 +26,7 @@ import json
 import logging
 import uuid
 from datetime import timedelta
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from django.conf import settings
@@ -86,6 +86,11 @@ def _parse(resource) -> dict:
     endpoint = channel.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")) or len(endpoint) > 500:
         raise SubscriptionRefused("Subscription.channel.endpoint must be an http(s) URL")
+    if not own_origin(endpoint):
+        raise SubscriptionRefused(
+            "this sandbox payer notifies only this app's own address (PUBLIC_BASE_URL): "
+            "Subscription.channel.endpoint has another origin"
+        )
     headers = channel.get("header") or []
     if not isinstance(headers, list) or not all(isinstance(h, str) and ":" in h for h in headers):
         raise SubscriptionRefused("Subscription.channel.header must be a list of 'Name: value' strings")
@@ -303,8 +308,20 @@ def _headers(sub: SandboxSubscription) -> dict[str, str]:
     return headers
 
 
+def own_origin(url: str) -> bool:
+    """Whether `url` is on this app's own origin (PUBLIC_BASE_URL): the sandbox must not post anywhere else.
+
+    A real payer posts to whatever its subscribers register; the built-in sandbox runs inside this app, so an
+    endpoint elsewhere would turn it into a way to make this server send requests to any address.
+    """
+    mine, theirs = urlsplit(settings.PUBLIC_BASE_URL or ""), urlsplit(url)
+    return bool(mine.netloc) and (mine.scheme, mine.netloc.lower()) == (theirs.scheme, theirs.netloc.lower())
+
+
 def _send(note: SandboxNotification, *, now) -> str:
     """POST one notification; '' on success, else what went wrong (no payload content in it)."""
+    if not own_origin(note.subscription.endpoint):
+        return "the endpoint is not this app's own address (PUBLIC_BASE_URL)"
     body = notification_body(note, now=now)
     headers = {**_headers(note.subscription)}
     if body is not None:

@@ -58,7 +58,7 @@ def test_queue_queries_do_not_grow_with_cases(
     # estimate (unfiltered view on PostgreSQL: EXPLAIN; exact count below 5 000), page count,
     # page rows (one join for patient, order,
     # provider, location, payer, plan, rule, assignee, practice), and the session save
-    # (savepoint, update, release: SESSION_SAVE_EVERY_REQUEST for the idle logoff).
+    # (savepoint, update, release: the idle-logoff middleware stamps the person's last request).
     for (q, h), before in zip(QUEUE_URLS, small, strict=True):
         with django_assert_max_num_queries(16):
             assert _count(client, reverse("cases:queue") + q, **h) == before

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db.models import Count
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from cases.models import CaseEvent, Order, Patient, PriorAuthCase, Provider, Role, Status, Task, User
 from cases.transitions import OPEN_STATUSES
@@ -100,7 +100,8 @@ def _assert_logins(seeded):
         ("frontdesk", Role.FRONT_DESK),
         ("admin", Role.ADMIN),
     ]:
-        user = authenticate(username=username, password="demo-pass-2026")
+        # with a request, as the sign-in page does (django-axes counts attempts per request)
+        user = authenticate(RequestFactory().post("/login/"), username=username, password="demo-pass-2026")
         assert user is not None, username
         assert user.has_role(role)
         assert username in seeded

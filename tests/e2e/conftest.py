@@ -56,7 +56,7 @@ def login(page, live_server):
 
     def _login(user, password="test-pass-123"):
         page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", user.username)
+        page.fill("#id_login", user.username)
         page.fill("#id_password", password)
         page.click("button[type=submit]")
         page.wait_for_url(f"{live_server.url}/**")

@@ -6,6 +6,7 @@ from cases.models import PriorAuthCase, Status
 from integrations.ehr_fhir.intake import sync_practice
 from integrations.ehr_fhir.models import EhrConnection, SyncRun
 from integrations.ehr_fhir.sandbox import load_bundle
+from integrations.ehr_fhir.sandbox_auth import sandbox_connection_fields
 from tests import factories as f
 from tests.integrations.ehr_fhir.conftest import BUNDLE, SYNTHEA_NPI
 
@@ -43,7 +44,7 @@ def test_sandbox_ehr_serves_the_real_fhir_intake_path(live_server, practice, med
         }
     )
     f.PayerRuleFactory(payer=medicaid[0], code="70551")
-    EhrConnection.objects.create(practice=practice, base_url=f"{live_server.url}/sandbox/ehr/fhir/")
+    EhrConnection.objects.create(practice=practice, **sandbox_connection_fields(live_server.url))
     # when intake runs against it over HTTP, twice
     run = sync_practice(practice=practice)
     again = sync_practice(practice=practice)
@@ -63,7 +64,7 @@ def test_sandbox_takes_the_chart_entry_and_its_update(live_server, practice, pay
 
     load_bundle(json.loads(BUNDLE.read_text()))
     patient = SandboxResource.objects.get(resource_type="Patient").resource_id
-    EhrConnection.objects.create(practice=practice, base_url=f"{live_server.url}/sandbox/ehr/fhir/")
+    EhrConnection.objects.create(practice=practice, **sandbox_connection_fields(live_server.url))
     order = f.OrderFactory(practice=practice, patient=f.PatientFactory(practice=practice, ehr_id=patient))
     case = f.CaseFactory(order=order, payer=payer, status=Status.READY)
     # when it is submitted and then denied, each written back
@@ -75,3 +76,39 @@ def test_sandbox_takes_the_chart_entry_and_its_update(live_server, practice, pay
     assert set(WriteBack.objects.filter(case=case).values_list("state", flat=True)) == {"done"}
     [task] = SandboxResource.objects.filter(resource_type="Task")
     assert task.body["status"] == "completed" and task.body["businessStatus"]["text"] == "denied"
+
+
+def test_the_sandbox_ehr_answers_no_read_without_a_token(client, settings, db):
+    settings.SANDBOX_ENABLED = True
+    load_bundle(json.loads(BUNDLE.read_text()))
+    # the CapabilityStatement is public, as on any FHIR server; nothing else is
+    assert client.get("/sandbox/ehr/fhir/metadata").status_code == 200
+    for auth in ("", "Bearer not-a-token", "Basic dXNlcjpwYXNz"):
+        response = client.get("/sandbox/ehr/fhir/Patient", HTTP_AUTHORIZATION=auth)
+        assert response.status_code == 401
+        assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_the_sandbox_ehr_token_endpoint_checks_the_client_assertion(client, practice, settings):
+    from integrations.ehr_fhir.auth import client_assertion
+
+    settings.SANDBOX_ENABLED = True
+    connection = EhrConnection.objects.create(practice=practice, **sandbox_connection_fields("http://testserver"))
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
+    # a good assertion gets a token that opens the FHIR reads
+    assertion = client_assertion(connection)
+    answer = client.post("/sandbox/ehr/token", {**form, "client_assertion": assertion})
+    assert answer.status_code == 200, answer.content
+    token = answer.json()["access_token"]
+    assert client.get("/sandbox/ehr/fhir/Patient", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    # the same assertion again (replay), an unknown client, or a key that is not the client's: refused
+    assert client.post("/sandbox/ehr/token", {**form, "client_assertion": assertion}).status_code == 401
+    stranger = EhrConnection(**{**sandbox_connection_fields("http://testserver"), "client_id": connection.client_id})
+    assert (
+        client.post("/sandbox/ehr/token", {**form, "client_assertion": client_assertion(stranger)}).status_code == 401
+    )
+    unknown = EhrConnection(**sandbox_connection_fields("http://testserver"))
+    assert client.post("/sandbox/ehr/token", {**form, "client_assertion": client_assertion(unknown)}).status_code == 401

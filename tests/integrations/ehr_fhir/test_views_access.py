@@ -29,11 +29,16 @@ def test_order_entry_links_only_for_those_who_may(as_user):
     assert as_user("front_desk").post(reverse("cases:order_new"), {}).status_code == 403
 
 
-@covers("ehr_fhir:sandbox_fhir")
+@covers("ehr_fhir:sandbox_fhir", "ehr_fhir:sandbox_token")
 @pytest.mark.parametrize("who", USERS)
 @pytest.mark.parametrize("enabled", [False, True])
 def test_sandbox_ignores_the_staff_session(as_user, who, settings, enabled):
-    # A machine endpoint: no login, and a staff session opens nothing more.
+    # A machine endpoint: no login, and a staff session opens nothing more (reads need the EHR's bearer token).
     settings.SANDBOX_ENABLED = enabled
-    response = as_user(who).get(reverse("ehr_fhir:sandbox_fhir", args=["metadata"]))
+    client = as_user(who)
+    response = client.get(reverse("ehr_fhir:sandbox_fhir", args=["metadata"]))
     assert response.status_code == (200 if enabled else 404)
+    response = client.get(reverse("ehr_fhir:sandbox_fhir", args=["Patient"]))
+    assert response.status_code == (401 if enabled else 404)
+    response = client.post(reverse("ehr_fhir:sandbox_token"), {"grant_type": "client_credentials"})
+    assert response.status_code == (400 if enabled else 404)

@@ -34,6 +34,15 @@ def sandbox_on(settings, sandbox_payer):
     return sandbox_payer
 
 
+@pytest.fixture(autouse=True)
+def _endpoints_on_our_origin(request, settings):
+    # The sandbox posts only to this app's own origin (PUBLIC_BASE_URL): here the test's endpoint plays the app.
+    if "endpoint" in request.fixturenames:
+        settings.PUBLIC_BASE_URL = request.getfixturevalue("endpoint").url
+    else:
+        settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
+
+
 def _subscription(endpoint_url: str, *, org=NPI, content="id-only", secret="sub-secret") -> dict:
     resource = {
         "resourceType": "Subscription",
@@ -101,7 +110,8 @@ def test_our_own_subscription_resource_is_taken(client, sandbox_on, pas_case, se
     assert _post(client, resource).status_code == 201
 
 
-def test_the_reference_implementation_subscription_is_accepted(client, sandbox_on):
+def test_the_reference_implementation_subscription_is_accepted(client, sandbox_on, settings):
+    settings.PUBLIC_BASE_URL = "http://localhost:9090"  # the reference implementation's own subscriber
     r = _post(client, load(RI_DIR / "subscription-resthook.json"))
     assert r.status_code == 201, r.content
     sub = SandboxSubscription.objects.get(pk=r.json()["id"])
@@ -123,6 +133,8 @@ def _broken(change):
         ("{not json", "Expecting"),
         ({"resourceType": "Patient"}, "expected a Subscription"),
         (_broken(lambda b: b["channel"].update(type="websocket")), "only rest-hook"),
+        (_broken(lambda b: b["channel"].update(endpoint="http://169.254.169.254/latest")), "own address"),
+        (_broken(lambda b: b["channel"].update(endpoint="https://127.0.0.1:9/notify")), "own address"),
         (_broken(lambda b: b["channel"].update(endpoint="ftp://x")), "http(s) URL"),
         (_broken(lambda b: b["channel"].update(header="Authorization: x")), "list of 'Name: value'"),
         (_broken(lambda b: b.pop("_criteria")), "org-identifier=<your org id>"),
@@ -302,3 +314,14 @@ def test_subscribe_submit_push_wakes_the_case_and_the_inquire_decides_it(
 
     # a second push tells nobody anything new
     assert sandbox_push_due() == {"queued": 0, "sent": 0, "retrying": 0, "failed": 0}
+
+
+def test_push_does_not_post_to_an_endpoint_that_is_no_longer_our_origin(client, sandbox_on, endpoint, settings):
+    # given a subscription taken while its endpoint was this app's origin
+    assert _post(client, _subscription(f"{endpoint.url}/notify")).status_code == 201
+    # when the app's public address changes (PUBLIC_BASE_URL) before the push
+    settings.PUBLIC_BASE_URL = "https://pa.example.org"
+    sandbox_push_due()
+    # then nothing is sent to the old address
+    assert endpoint.received == []
+    assert SandboxNotification.objects.get().sent_at is None
