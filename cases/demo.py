@@ -45,7 +45,7 @@ from cases.models import (
     Task,
     User,
 )
-from cases.services import case_add_note, case_assign, case_event_add, task_complete, task_create
+from cases.services import case_add_note, case_assign, case_event_add, task_create, task_mark_done
 from cases.transitions import case_status_changing, case_transitioned, transition
 from payers.models import (
     Benefit,
@@ -839,7 +839,7 @@ class _CaseSeeder:
         if kinds:
             open_tasks = open_tasks.filter(kind__in=kinds)
         for task in open_tasks:
-            task_complete(task=task, actor=actor)
+            task_mark_done(task=task, actor=actor)
 
     def _poll_at(self, channel, low_hours, high_hours):
         # An API channel is asked by the poll loop; fax, portal and X12 outcomes are recorded by people,

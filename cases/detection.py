@@ -115,4 +115,9 @@ def case_open_for_order(*, order: Order, actor=None) -> PriorAuthCase:
         transition(case, Status.GATHERING, reason=decision.reason, fields=fields, rule_id=decision.rule_id)
         for requirement in decision.rule.requirements.all():
             RequirementStatus.objects.create(case=case, requirement=requirement)
+        # Every requirement starts as a gap: each gets its task (closed by itself once the EHR meets it)
+        # and the summary its first draft, so nothing waits without someone named.
+        from cases.readiness import case_reconcile
+
+        case_reconcile(case=case, actor=actor)
     return case
