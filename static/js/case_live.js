@@ -7,10 +7,13 @@
     if (field.type === "hidden" || field.type === "submit" || field.type === "button") return false;
     if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
     if (field.tagName === "SELECT") {
-      for (const option of field.options) {
-        if (option.selected !== option.defaultSelected) return true;
-      }
-      return false;
+      // With no option marked selected in the page, the browser shows the first (or none, for a multiple).
+      const options = Array.from(field.options);
+      const marked = options.some(function (option) { return option.defaultSelected; });
+      return options.some(function (option, i) {
+        const initially = marked ? option.defaultSelected : !field.multiple && i === 0;
+        return option.selected !== initially;
+      });
     }
     if (field.type === "file") return Boolean(field.value);
     return field.value !== field.defaultValue;
