@@ -199,7 +199,8 @@ def case_send_update(*, case: PriorAuthCase, actor, message: str = ""):
             result = submission_request(case=locked, actor=actor, message=message)
         except SubmissionRefused as exc:
             raise ActionRefused(str(exc)) from exc
-        tasks_close(case=locked, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST])
+        # The payer's question and the clinician's answer to it are both dealt with now.
+        tasks_close(case=locked, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST, Task.Kind.REVIEW_ANSWER])
     return result
 
 
@@ -380,12 +381,20 @@ def task_complete(*, task: Task, actor, answer: str = "") -> Task:
         case_event_add(
             case=case, kind=CaseEvent.Kind.TASK, actor=actor, message=f"Done: {locked.title}", task_id=locked.pk
         )
-        if locked.kind == Task.Kind.CLINICIAN_INPUT:
+        answered_for_payer = locked.kind == Task.Kind.ANSWER_INFO_REQUEST and case.status == Status.PENDED
+        if locked.kind == Task.Kind.CLINICIAN_INPUT or (
+            answered_for_payer and actor is not None and actor.has_role(Role.CLINICIAN)
+        ):
             reason = locked.dedupe_key.split("#")[0] if locked.dedupe_key else f"task:{locked.pk}"
+            what = (
+                f"Send the clinician's answer to {case.payer}"
+                if answered_for_payer
+                else "Review the clinician's answer"
+            )
             task_create(
                 case=case,
                 kind=Task.Kind.REVIEW_ANSWER,
-                title=f"Review the clinician's answer: {locked.title}"[:200],
+                title=f"{what}: {locked.title}"[:200],
                 detail=answer or "Marked done without a written answer: see the case.",
                 assignee=case.assignee,
                 role="" if case.assignee_id else Role.COORDINATOR,

@@ -259,9 +259,9 @@ def case_next_step(case: PriorAuthCase, *, blockers: list[Blocker] | None = None
         case Status.RETRO_AUTH:
             return NextStep("Request retro-authorization", role=Role.COORDINATOR)
         case Status.SUBMITTED:
-            return NextStep(f"Decision from {payer}", waiting_on=payer, until=case.decision_due_at)
+            return NextStep(f"Awaiting payer decision ({payer})", waiting_on=payer, until=case.decision_due_at)
         case Status.APPEALED:
-            return NextStep(f"Appeal decision from {payer}", waiting_on=payer, until=case.decision_due_at)
+            return NextStep(f"Awaiting appeal decision ({payer})", waiting_on=payer, until=case.decision_due_at)
         case Status.PENDED:
             return NextStep("Answer the payer's request for information", role=Role.COORDINATOR)
         case Status.DENIED:

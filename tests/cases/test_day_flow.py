@@ -1,6 +1,9 @@
 """A coordinator's day without dead ends (issue 16, items 2 and 3): the summary follows its evidence,
 one gate decides readiness, tasks open and close with their reasons, a clinician's answer moves the case."""
 
+import json
+from io import StringIO
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -186,3 +189,22 @@ def test_a_new_case_starts_with_named_work(practice, owner_provider, owner_clini
     assert case.status == Status.GATHERING
     assert case.tasks.open().filter(title="Missing: Office note within 30 days").exists()
     assert "Still missing: Office note within 30 days." in case.summary_text
+
+
+def test_reconcile_cases_moves_cases_stuck_before_the_gate(case, owner_clinician):
+    # given a gathering case written before the gate: every requirement met, no summary, no task
+    from django.core.management import call_command
+
+    rule = f.PayerRuleFactory(payer=case.payer)
+    RequirementStatus.objects.create(case=case, requirement=f.RequirementFactory(rule=rule), state="met")
+    case.rule, case.status = rule, Status.GATHERING
+    case.save()
+    # when the command runs (twice: it is idempotent)
+    out = StringIO()
+    call_command("reconcile_cases", "--json", stdout=out)
+    call_command("reconcile_cases", stdout=StringIO())
+    # then the case waits for its clinician's attestation of a fresh draft, with exactly one task for it
+    case.refresh_from_db()
+    assert json.loads(out.getvalue()) == {"gathering -> needs_clinician": 1}
+    assert case.status == Status.NEEDS_CLINICIAN and case.summary_text
+    assert case.tasks.open().filter(kind=Task.Kind.ATTEST_SUMMARY, assignee=owner_clinician).count() == 1
