@@ -115,9 +115,11 @@ def case_open_for_order(*, order: Order, actor=None) -> PriorAuthCase:
         transition(case, Status.GATHERING, reason=decision.reason, fields=fields, rule_id=decision.rule_id)
         for requirement in decision.rule.requirements.all():
             RequirementStatus.objects.create(case=case, requirement=requirement)
-        # Every requirement starts as a gap: each gets its task (closed by itself once the EHR meets it)
-        # and the summary its first draft, so nothing waits without someone named.
-        from cases.readiness import case_reconcile
+        if not order.patient.ehr_id:
+            # Nothing will be read from the EHR: every requirement is a gap with its task now, and the
+            # summary gets its first draft, so nothing waits without someone named. A patient linked to
+            # the EHR is reconciled once the packet has been read (integrations/ehr_fhir/tasks.py).
+            from cases.readiness import case_reconcile
 
-        case_reconcile(case=case, actor=actor)
+            case_reconcile(case=case, actor=actor)
     return case

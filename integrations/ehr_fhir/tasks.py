@@ -42,6 +42,8 @@ def assemble_packet(case_id: int) -> dict | None:
         counts = assemble(case=case)
     except IntegrationError as exc:
         case_event_add(case=case, kind=CaseEvent.Kind.SYSTEM, message=f"Could not read the EHR: {exc}"[:300])
+        # Nothing read: the gaps stand, each with its task, so staff can close them by hand.
+        case_reconcile(case=case)
         return None
     # The evidence is read: the draft, the gaps' tasks and the case's status follow it (cases/readiness.py).
     case_reconcile(case=case)
