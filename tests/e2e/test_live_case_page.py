@@ -133,3 +133,30 @@ def test_a_clinicians_answer_moves_the_case(
     assert "Manager approval" in coordinator_page.inner_text(f"#case-{case.pk}-next")
     _not_reloaded(coordinator_page)
     coordinator_context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_waits_while_someone_is_typing(login, page, live_server, case, coordinator, owner_clinician):
+    # given a submitted case open in the coordinator's browser, who starts writing a note
+    f.gate_met(case, owner_clinician)
+    case.status = Status.SUBMITTED
+    case.decision_due_at = timezone.now() + dt.timedelta(days=7)
+    case.save()
+    login(coordinator)
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    page.click("summary:has-text('Add note')")
+    page.fill(f"#note-{case.pk}", "Called the payer, they are reviewing")
+    # when the payer decides meanwhile
+    decision_apply(
+        case=case,
+        decision=PayerDecision(status=DecisionStatus.DENIED, reason_text="Not medically necessary"),
+        source="poll",
+    )
+    # then what they typed is not thrown away by a refresh while they write
+    page.wait_for_timeout(4_500)
+    assert page.input_value(f"#note-{case.pk}") == "Called the payer, they are reviewing"
+    assert page.inner_text(f"#case-{case.pk}-status") == "Submitted"
+    # and once they send it, the page shows the case as it is now
+    page.click(f"#note-{case.pk} ~ button:has-text('Add note')")
+    page.wait_for_selector(f"#case-{case.pk}-status:has-text('Denied')")
+    assert page.locator(f"#case-{case.pk}-timeline").get_by_text("Called the payer").first.is_visible()
