@@ -208,3 +208,19 @@ def test_reconcile_cases_moves_cases_stuck_before_the_gate(case, owner_clinician
     assert json.loads(out.getvalue()) == {"gathering -> needs_clinician": 1}
     assert case.status == Status.NEEDS_CLINICIAN and case.summary_text
     assert case.tasks.open().filter(kind=Task.Kind.ATTEST_SUMMARY, assignee=owner_clinician).count() == 1
+
+
+def test_a_clinicians_answer_to_the_payers_request_goes_to_the_coordinator(case, coordinator, owner_clinician):
+    # given a case the payer pended, whose question went to the ordering clinician
+    case.status, case.assignee = Status.SUBMITTED, coordinator
+    case.save()
+    actions.case_record_outcome(case=case, actor=coordinator, outcome="pended", note="Send the MRI report")
+    (ask,) = case.tasks.open().filter(kind=Task.Kind.ANSWER_INFO_REQUEST)
+    assert ask.assignee == owner_clinician
+    # when the clinician answers with Done
+    actions.task_complete(task=ask, actor=owner_clinician, answer="MRI of 2026-10-02 attached to the chart")
+    # then the coordinator has the task of sending it to the payer, with the answer
+    (send,) = case.tasks.open().filter(kind=Task.Kind.REVIEW_ANSWER)
+    assert send.assignee == coordinator and send.title.startswith(f"Send the clinician's answer to {case.payer}")
+    assert "MRI of 2026-10-02" in send.detail
+    assert case.events.filter(message__contains="MRI of 2026-10-02 attached").exists()
