@@ -114,7 +114,9 @@ def _gate_status(blockers: list[Blocker]) -> Status:
     """Where a gated case belongs, from its pre-approval blockers."""
     if not blockers:
         return Status.READY
-    if all(b.code in CLINICIAN_BLOCKERS for b in blockers):
+    # A question out with the clinician, or only their attestation missing: the case waits for them
+    # (their own view lists it); otherwise the coordinator's gaps or summary come first.
+    if any(b.code == "clinician_input" for b in blockers) or all(b.code in CLINICIAN_BLOCKERS for b in blockers):
         return Status.NEEDS_CLINICIAN
     return Status.GATHERING
 

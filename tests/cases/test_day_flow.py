@@ -105,6 +105,8 @@ def test_a_clinician_owned_gap_gives_the_clinician_a_task_and_the_answer_returns
     case_reconcile(case=case)
     (ask,) = case.tasks.open().filter(kind=Task.Kind.CLINICIAN_INPUT)
     assert ask.assignee == owner_clinician and ask.title == "Clinical input: 6 weeks of PT"
+    case.refresh_from_db()
+    assert case.status == Status.NEEDS_CLINICIAN  # the question is out with the clinician
     # when the clinician answers through the task's Done
     actions.task_complete(task=ask, actor=owner_clinician, answer="PT Jan 4 to Feb 20 at Riverside Rehab")
     # then the answer is on the timeline, the coordinator has a task to act on it, and no new question is asked
