@@ -814,7 +814,7 @@ class _CaseSeeder:
         self.auth_counter = 0
 
     def seed(self, order: Order, target: str, age: int) -> PriorAuthCase:
-        case = case_open_for_order(order=order)
+        case = case_open_for_order(order=order, reconcile=False)  # the history below is walked by hand
         rng, coord = self.rng, self.rng.choice(self.coordinators)
         clinician = getattr(order.ordering_provider, "user", None)  # reverse one-to-one: None when unlinked
         if target not in (Status.NEW, Status.NOT_REQUIRED, Status.RETRO_AUTH) and rng.random() < 0.75:
