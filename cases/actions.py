@@ -9,6 +9,7 @@ knows a channel: the engine (integrations.submission) and the registry do.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.db import transaction
@@ -16,15 +17,9 @@ from django.utils import timezone
 
 from cases.decisions import BY_HAND, decision_apply, decision_from_answer
 from cases.models import CaseEvent, PriorAuthCase, RequirementStatus, Role, Status, Task
-from cases.services import (
-    ActionRefused,
-    case_advance_if_ready,
-    case_blockers,
-    case_event_add,
-    case_gate_problems,
-    task_create,
-    tasks_close,
-)
+from cases.readiness import case_gate, case_reconcile, may_attest, provider_label
+from cases.services import ActionRefused, case_event_add, task_create, tasks_close
+from cases.summary import EDITABLE_STATUSES, case_summary_set
 from cases.transitions import AWAITING_PAYER, can_transition, transition
 from integrations.registry import channel_name_for, is_automated
 from integrations.submission.models import IN_FLIGHT
@@ -54,9 +49,9 @@ def case_resolve_gap(*, case: PriorAuthCase, requirement_status: RequirementStat
             message=f"Gap resolved: {requirement_status.requirement.description}",
             requirement_id=requirement_status.requirement_id,
         )
-        if not case.requirement_statuses.filter(state=RequirementStatus.State.GAP).exists():
-            tasks_close(case=case, actor=actor, kinds=[Task.Kind.CLOSE_GAP])
-        case_advance_if_ready(case=case, actor=actor)
+        # Its task closes itself, the summary is redrafted, and the case moves only as far as the gate
+        # lets it (never to ready without an attested summary).
+        case_reconcile(case=case, actor=actor)
 
 
 def case_request_clinician_input(*, case: PriorAuthCase, actor, question: str, due_at=None) -> Task:
@@ -83,20 +78,33 @@ def case_request_clinician_input(*, case: PriorAuthCase, actor, question: str, d
     return task
 
 
-def case_attest_summary(*, case: PriorAuthCase, actor) -> PriorAuthCase:
-    """The clinician attests the exact summary text now on the case."""
+def summary_version(text: str) -> str:
+    """A short fingerprint of the summary text the page showed: an attestation names what was read."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def case_attest_summary(*, case: PriorAuthCase, actor, version: str | None = None) -> PriorAuthCase:
+    """The ordering clinician (or their delegate) attests the exact summary text now on the case.
+
+    `version` is `summary_version` of the text the attesting person read; when the text has changed
+    since (the evidence moved, someone edited it), the attestation is refused: they read it again.
+    """
     with transaction.atomic():
-        locked = PriorAuthCase.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).with_related().get(pk=case.pk)
         if not locked.summary_text.strip():
             raise ActionRefused("There is no summary to attest.")
+        if version is not None and version != summary_version(locked.summary_text):
+            raise ActionRefused("The summary changed since you read it. Read the new text, then attest it.")
         if locked.summary_is_attested:
             raise ActionRefused("The summary is already attested.")
+        if not may_attest(locked, actor):
+            raise ActionRefused(f"Only {provider_label(locked)} or their delegate can attest this summary.")
         locked.summary_attested_by = actor
         locked.summary_attested_at = timezone.now()
         locked.summary_attested_text = locked.summary_text
         locked.save(update_fields=["summary_attested_by", "summary_attested_at", "summary_attested_text"])
         case_event_add(case=locked, kind=CaseEvent.Kind.NOTE, actor=actor, message="Medical-necessity summary attested")
-        case_advance_if_ready(case=locked, actor=actor)
+        case_reconcile(case=locked, actor=actor)
     case.refresh_from_db()
     return case
 
@@ -104,11 +112,16 @@ def case_attest_summary(*, case: PriorAuthCase, actor) -> PriorAuthCase:
 def case_approve_submission(*, case: PriorAuthCase, actor) -> PriorAuthCase:
     """A manager approves the case for submission (practice.submission_requires_approval)."""
     with transaction.atomic():
-        locked = PriorAuthCase.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        locked = PriorAuthCase.objects.select_for_update(of=("self",)).with_related().get(pk=case.pk)
         if locked.status != Status.READY:
-            raise ActionRefused("Only a case that is ready to submit can be approved.")
+            raise ActionRefused(
+                f"Only a case that is ready to submit can be approved; this one is '{locked.get_status_display()}'."
+            )
         if locked.submission_approved_at:
             raise ActionRefused("The submission is already approved.")
+        blockers = case_gate(locked, with_approval=False)
+        if blockers:
+            raise ActionRefused("Not ready: " + "; ".join(b.step for b in blockers) + ".")
         locked.submission_approved_by = actor
         locked.submission_approved_at = timezone.now()
         locked.save(update_fields=["submission_approved_by", "submission_approved_at"])
@@ -131,12 +144,16 @@ def case_submit(*, case: PriorAuthCase, actor):
 
     case.refresh_from_db()
     if case.status != Status.READY:
-        raise ActionRefused("Only a case that is ready can be submitted.")
-    if case.needs_approval:
+        raise ActionRefused(f"Only a case that is ready can be submitted; this one is '{case.get_status_display()}'.")
+    # The one gate (cases/readiness.py): gaps, the clinician's answer, an attested summary, approval.
+    blockers = case_gate(case)
+    if [b for b in blockers if b.code != "approval"]:
+        # The evidence moved since the case became ready: it goes back to where the gate says.
+        case_reconcile(case=case, actor=actor)
+    if [b.code for b in blockers] == ["approval"]:
         raise ActionRefused("A manager must approve this submission first.")
-    blockers = case_blockers(case=case)
     if blockers:
-        raise ActionRefused("Not ready: " + "; ".join(blockers) + ".")
+        raise ActionRefused("Not ready to submit: " + "; ".join(b.step for b in blockers) + ".")
     try:
         return submission_request(case=case, actor=actor)
     except SubmissionRefused as exc:
@@ -182,7 +199,8 @@ def case_send_update(*, case: PriorAuthCase, actor, message: str = ""):
             result = submission_request(case=locked, actor=actor, message=message)
         except SubmissionRefused as exc:
             raise ActionRefused(str(exc)) from exc
-        tasks_close(case=locked, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST])
+        # The payer's question and the clinician's answer to it are both dealt with now.
+        tasks_close(case=locked, actor=actor, kinds=[Task.Kind.ANSWER_INFO_REQUEST, Task.Kind.REVIEW_ANSWER])
     return result
 
 
@@ -334,6 +352,94 @@ def case_cancel(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
     return event
 
 
+def task_complete(*, task: Task, actor, answer: str = "") -> Task:
+    """Mark a task done; `answer` (optional) goes on the timeline with it.
+
+    A clinician's input task answered returns the case to its coordinator: the
+    answer is on the timeline, the coordinator (the assignee, else the role)
+    gets a task to review it, and the case is reconciled with its gate
+    (cases/readiness.py), so it moves on by itself when nothing else blocks it.
+    """
+    answer = answer.strip()
+    with transaction.atomic():
+        locked = Task.objects.select_for_update().select_related("case").get(pk=task.pk)
+        if locked.done_at is not None:
+            return locked
+        locked.done_at = timezone.now()
+        locked.done_by = actor
+        locked.save(update_fields=["done_at", "done_by"])
+        case = locked.case
+        if answer:
+            case_event_add(
+                case=case,
+                kind=CaseEvent.Kind.NOTE,
+                actor=actor,
+                message=f"Answer to {locked.title}: {answer}"[:300],
+                text=answer,
+                task_id=locked.pk,
+            )
+        case_event_add(
+            case=case, kind=CaseEvent.Kind.TASK, actor=actor, message=f"Done: {locked.title}", task_id=locked.pk
+        )
+        answered_for_payer = locked.kind == Task.Kind.ANSWER_INFO_REQUEST and case.status == Status.PENDED
+        if locked.kind == Task.Kind.CLINICIAN_INPUT or (
+            answered_for_payer and actor is not None and actor.has_role(Role.CLINICIAN)
+        ):
+            reason = locked.dedupe_key.split("#")[0] if locked.dedupe_key else f"task:{locked.pk}"
+            what = (
+                f"Send the clinician's answer to {case.payer}"
+                if answered_for_payer
+                else "Review the clinician's answer"
+            )
+            task_create(
+                case=case,
+                kind=Task.Kind.REVIEW_ANSWER,
+                title=f"{what}: {locked.title}"[:200],
+                detail=answer or "Marked done without a written answer: see the case.",
+                assignee=case.assignee,
+                role="" if case.assignee_id else Role.COORDINATOR,
+                due_at=timezone.now() + timedelta(days=1),
+                actor=actor,
+                dedupe_key=f"review:{reason}#{locked.pk}",
+            )
+        case_reconcile(case=case, actor=actor)
+    return locked
+
+
+def case_update_summary(*, case: PriorAuthCase, actor, text: str) -> PriorAuthCase:
+    """Staff edit the summary text. Any change clears the attestation; the case then waits for it again.
+
+    Refused once the payer has the request (a pended case may still change it: the change is sent with
+    the additional information) and for an empty text.
+    """
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise ActionRefused("The summary cannot be empty.")
+    if len(text) > 10_000:
+        raise ActionRefused("The summary is longer than 10,000 characters.")
+    case.refresh_from_db()
+    if case.status not in EDITABLE_STATUSES:
+        raise ActionRefused(f"A case that is '{case.get_status_display()}' has its summary with the payer already.")
+    if text == case.summary_text:
+        raise ActionRefused("The summary is unchanged.")
+    case_summary_set(case=case, text=text, source="staff", actor=actor)
+    case_reconcile(case=case, actor=actor)
+    case.refresh_from_db()
+    return case
+
+
+def case_gate_problems(case: PriorAuthCase, *, with_approval: bool = True) -> list[str]:
+    """Why this case may not go to the payer now, in staff's words (empty: the gate is met).
+
+    The one submission gate (`cases.readiness.case_gate`: no open gap, no open clinician question, a summary,
+    attested by the ordering clinician or a delegate, then a manager's approval where the practice asks for it),
+    for a case that is ready; bulk approval asks without the approval it is about to give.
+    """
+    if case.status != Status.READY:
+        return [f"not ready to submit ({case.get_status_display().lower()})"]
+    return [b.step for b in case_gate(case, with_approval=with_approval)]
+
+
 def cases_approve_bulk(*, cases, actor) -> tuple[list[PriorAuthCase], list[tuple[PriorAuthCase, str]]]:
     """Approve for submission every case whose gate is met; return (approved, [(case, why not)]).
 
@@ -345,7 +451,7 @@ def cases_approve_bulk(*, cases, actor) -> tuple[list[PriorAuthCase], list[tuple
         if not case.practice.requires_approval_for(case):
             refused.append((case, "needs no approval under the practice's setting"))
             continue
-        problems = case_gate_problems(case)
+        problems = case_gate_problems(case, with_approval=False)
         if problems:
             refused.append((case, "; ".join(problems)))
             continue

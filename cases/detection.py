@@ -25,13 +25,14 @@ def coverage_active_for(*, order: Order) -> tuple[Coverage | None, str]:
     return active[0], ""
 
 
-def case_open_for_order(*, order: Order, actor=None) -> PriorAuthCase:
+def case_open_for_order(*, order: Order, actor=None, reconcile: bool = True) -> PriorAuthCase:
     """Detection: check the order against the rules and open its case.
 
     Idempotent per order. Emergency orders are flagged for
     retro-authorization and kept out of automation. Unknown (no rule, a rule
     conflict, no usable coverage) leaves the case NEW with a task for a
-    person to check.
+    person to check. `reconcile=False` leaves the gaps without tasks and the summary undrafted: only
+    the demo seed, which walks each case through its history itself.
     """
     existing = PriorAuthCase.objects.filter(order=order).first()
     if existing:
@@ -116,4 +117,11 @@ def case_open_for_order(*, order: Order, actor=None) -> PriorAuthCase:
         transition(case, Status.GATHERING, reason=decision.reason, fields=fields, rule_id=decision.rule_id)
         for requirement in decision.rule.requirements.all():
             RequirementStatus.objects.create(case=case, requirement=requirement)
+        if reconcile and not order.patient.ehr_id:
+            # Nothing will be read from the EHR: every requirement is a gap with its task now, and the
+            # summary gets its first draft, so nothing waits without someone named. A patient linked to
+            # the EHR is reconciled once the packet has been read (integrations/ehr_fhir/tasks.py).
+            from cases.readiness import case_reconcile
+
+            case_reconcile(case=case, actor=actor)
     return case

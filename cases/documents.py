@@ -9,7 +9,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus
-from cases.services import ActionRefused, case_advance_if_ready, case_event_add
+from cases.services import ActionRefused, case_event_add
 
 # Uploads: the declared content type is the browser's guess; the first bytes
 # decide. Only what a payer accepts in a packet.
@@ -116,5 +116,8 @@ def document_upload(
             ]
             requirement_status.note = "Met by an uploaded document"
             requirement_status.save(update_fields=["state", "resolved_by", "evidence", "note", "updated_at"])
-            case_advance_if_ready(case=case, actor=actor)
+        # A document is evidence: the summary, the gap's task and the case's status follow it.
+        from cases.readiness import case_reconcile
+
+        case_reconcile(case=case, actor=actor)
     return doc

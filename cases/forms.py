@@ -185,6 +185,10 @@ class OutcomeForm(forms.Form):
         return data
 
 
+class SummaryForm(forms.Form):
+    text = forms.CharField(label="Summary", widget=forms.Textarea(attrs={"rows": 10}), max_length=10_000)
+
+
 class TaskCompleteForm(forms.Form):
     note = forms.CharField(label="Answer / note", required=False, max_length=4000)
 

@@ -371,6 +371,9 @@ class PriorAuthCase(models.Model):
     )
     summary_attested_at = models.DateTimeField(null=True, blank=True)
     summary_attested_text = models.TextField(blank=True)
+    # Fingerprint of the draft as the evidence stood when the text was last set or checked
+    # (cases.summary.summary_refresh): a different draft now means the evidence changed.
+    summary_basis = models.CharField(max_length=64, blank=True, editable=False)
 
     # Clocks.
     created_at = models.DateTimeField(default=timezone.now)
@@ -505,6 +508,8 @@ class Task(models.Model):
         RETRO_AUTH = "retro_auth", "Request retro-authorization"
         REVIEW_RULE = "review_rule", "Check whether PA is required"
         RENEW_AUTH = "renew_auth", "Authorization ending: schedule or extend"
+        ATTEST_SUMMARY = "attest_summary", "Attest the summary"
+        REVIEW_ANSWER = "review_answer", "Review the clinician's answer"
 
     case = models.ForeignKey(PriorAuthCase, on_delete=models.CASCADE, related_name="tasks")
     kind = models.CharField(max_length=24, choices=Kind.choices)

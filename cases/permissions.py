@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from cases.models import PriorAuthCase, Role, Status, Task
+from cases.summary import EDITABLE_STATUSES as SUMMARY_EDITABLE
 from cases.transitions import AWAITING_PAYER, can_transition
 
 R = Role
@@ -32,6 +33,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "resolve_gap": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     "request_input": frozenset({R.MANAGER, R.COORDINATOR}),
     "attest": frozenset({R.CLINICIAN}),
+    # The medical-necessity summary's text (cases.summary.case_update_summary): any change needs a new attestation.
+    "edit_summary": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     "approve": frozenset({R.MANAGER}),
     "submit": frozenset({R.MANAGER, R.COORDINATOR}),
     "send_update": frozenset({R.MANAGER, R.COORDINATOR}),
@@ -130,7 +133,8 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "upload": is_open,
         "resolve_gap": is_open and has_gaps,
         "request_input": case.status in INPUT_STATUSES,
-        "attest": bool(case.summary_text) and not case.summary_is_attested,
+        "attest": bool(case.summary_text) and not case.summary_is_attested and case.status in SUMMARY_EDITABLE,
+        "edit_summary": case.status in SUMMARY_EDITABLE,
         "approve": ready and needs_approval,
         "submit": ready and not needs_approval and not submit_queued,
         # Answer a pended request; the service refuses when nothing was added since.

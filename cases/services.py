@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from cases.models import CaseEvent, PriorAuthCase, RequirementStatus, Status, Task, User
-from cases.transitions import OPEN_STATUSES, transition
+from cases.models import CaseEvent, PriorAuthCase, Task, User
+from cases.transitions import OPEN_STATUSES
 
 
 class ActionRefused(Exception):
@@ -59,24 +59,22 @@ def task_create(
     return task
 
 
-def task_complete(*, task: Task, actor) -> Task:
+def task_mark_done(*, task: Task, actor) -> Task:
+    """Close one task with its timeline line and nothing else (the demo's history; staff use
+    `cases.actions.task_complete`, which also routes a clinician's answer)."""
     with transaction.atomic():
         locked = Task.objects.select_for_update().get(pk=task.pk)
-        if locked.done_at is not None:
-            return locked
-        locked.done_at = timezone.now()
-        locked.done_by = actor
-        locked.save(update_fields=["done_at", "done_by"])
-        case_event_add(
-            case=locked.case,
-            kind=CaseEvent.Kind.TASK,
-            actor=actor,
-            message=f"Done: {locked.title}",
-            task_id=locked.pk,
-        )
-        if locked.kind == Task.Kind.CLINICIAN_INPUT:
-            # The clinician answered: the case may have nothing else waiting.
-            case_advance_if_ready(case=locked.case, actor=actor)
+        if locked.done_at is None:
+            locked.done_at = timezone.now()
+            locked.done_by = actor
+            locked.save(update_fields=["done_at", "done_by"])
+            case_event_add(
+                case=locked.case,
+                kind=CaseEvent.Kind.TASK,
+                actor=actor,
+                message=f"Done: {locked.title}",
+                task_id=locked.pk,
+            )
     return locked
 
 
@@ -117,29 +115,6 @@ def tasks_close(*, case: PriorAuthCase, actor, kinds=None) -> int:
     return tasks.update(done_at=timezone.now(), done_by=actor)
 
 
-def case_blockers(*, case: PriorAuthCase) -> list[str]:
-    """Why the case is not ready to submit (empty list = ready)."""
-    blockers = []
-    gaps = case.requirement_statuses.filter(state=RequirementStatus.State.GAP).count()
-    if gaps:
-        blockers.append(f"{gaps} documentation gap(s) open")
-    if case.tasks.filter(kind=Task.Kind.CLINICIAN_INPUT, done_at__isnull=True).exists():
-        blockers.append("clinician input requested")
-    # Nothing drafted is submitted without a named person's attestation of the exact text.
-    if case.summary_text and not case.summary_is_attested:
-        blockers.append("summary not attested")
-    return blockers
-
-
-def case_advance_if_ready(*, case: PriorAuthCase, actor=None) -> bool:
-    """Move a gathering / needs-clinician case to ready once nothing blocks it."""
-    case.refresh_from_db()
-    if case.status not in (Status.GATHERING, Status.NEEDS_CLINICIAN) or case_blockers(case=case):
-        return False
-    transition(case, Status.READY, actor=actor, reason="Packet complete")
-    return True
-
-
 def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
     """Assign many cases to one person (or with user=None unassign them), or spread them over a role's people.
 
@@ -175,19 +150,6 @@ def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
             case_assign(case=case, user=user, actor=actor)
             changed += 1
     return changed
-
-
-def case_gate_problems(case: PriorAuthCase) -> list[str]:
-    """Why this case may not go to the payer now, in words for staff (empty list = the gate is met).
-
-    The submission gate as bulk approval checks it: ready to submit, nothing blocking (`case_blockers`: gaps,
-    clinician input, summary attestation). Approval itself is not a problem here: it is what bulk approval gives.
-    A fuller gate (summary present, attested by the ordering clinician or a delegate) is being written for the case
-    page; at merge this should become that one function.
-    """
-    if case.status != Status.READY:
-        return [f"not ready to submit ({case.get_status_display().lower()})"]
-    return case_blockers(case=case)
 
 
 def case_record_units_used(*, case: PriorAuthCase, actor, units_used) -> PriorAuthCase:

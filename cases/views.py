@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases import actions, documents, forms, services
+from cases import actions, documents, forms, live, services
+from cases.actions import summary_version
 from cases.appeals import APPEALABLE, appeal_letter_draft, case_file_appeal
 from cases.facts import case_diagnoses, case_reference_facts
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
@@ -35,6 +36,7 @@ from cases.permissions import (
     role_allows,
     visible_tasks,
 )
+from cases.readiness import GATED, case_gate, case_next_step
 from cases.transitions import OPEN_STATUSES, InvalidTransition
 from cases.ui import case_sections
 from payers.models import Payer
@@ -287,8 +289,10 @@ def _case_context(request, case: PriorAuthCase) -> dict:
     """Everything the case page and its fragments need: a fixed number of queries."""
     tasks = list(case.tasks.open().select_related("assignee"))
     requirements = list(case.requirement_statuses.select_related("requirement", "resolved_by"))
-    has_gaps = any(rs.state == RequirementStatus.State.GAP for rs in requirements)
-    actions = available_actions(request.user, case, open_task_kinds={t.kind for t in tasks}, has_gaps=has_gaps)
+    gaps = [rs for rs in requirements if rs.state == RequirementStatus.State.GAP]
+    open_kinds = {t.kind for t in tasks}
+    actions = available_actions(request.user, case, open_task_kinds=open_kinds, has_gaps=bool(gaps))
+    blockers = case_gate(case, gap_count=len(gaps), open_task_kinds=open_kinds) if case.status in GATED else []
     return {
         "case": case,
         "events": case.events.select_related("actor")[:200],
@@ -297,7 +301,11 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "documents": case.documents.select_related("uploaded_by", "requirement"),
         "actions": actions,
         "staff": _practice_staff(request.user) if actions["assign"] else [],
-        "gaps": [rs for rs in requirements if rs.state == RequirementStatus.State.GAP],
+        "gaps": gaps,
+        "blockers": blockers,
+        "next_step": case_next_step(case, blockers=blockers),
+        "summary_version": summary_version(case.summary_text),
+        "live_version": live.case_version(case.pk),
         "outcome_form": forms.OutcomeForm(),
         "upload_form": forms.UploadForm(),
         "input_form": forms.ClinicianInputForm(),
@@ -324,6 +332,25 @@ def _case_response(request, pk: int):
         case = get_case_for_user(request, pk)
         return render(request, "cases/_case_refresh.html", _case_context(request, case))
     return redirect("cases:detail", pk=pk)
+
+
+@login_required
+@require_GET
+def case_live(request, pk: int):
+    """The case page's background poll: 204 while the case is as the page shows it, else every fragment.
+
+    One query answers "unchanged" (`cases.live.case_version_for_user`). The poll sends
+    X-Background-Poll: 1, so it does not count as the person being active (idle logoff).
+    """
+    version = live.case_version_for_user(request.user, pk)
+    if version is None:
+        raise Http404("No such case.")
+    if request.GET.get("v", "") == version:
+        return HttpResponse(status=204)
+    case = get_case_for_user(request, pk)
+    context = _case_context(request, case)
+    context["background"] = True  # no flash messages: they belong to the person's next page
+    return render(request, "cases/_case_refresh.html", context)
 
 
 def _act(request, pk: int, action: str, run):
@@ -430,10 +457,22 @@ def case_request_input(request, pk: int):
 @require_POST
 def case_attest(request, pk: int):
     def run(case):
-        actions.case_attest_summary(case=case, actor=request.user)
+        # The fingerprint of the text the page showed: a summary changed since is not attested unread.
+        actions.case_attest_summary(case=case, actor=request.user, version=request.POST.get("version", ""))
         return "Summary attested."
 
     return _act(request, pk, "attest", run)
+
+
+@login_required
+@require_POST
+def case_update_summary(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.SummaryForm, request)
+        actions.case_update_summary(case=case, actor=request.user, text=data["text"])
+        return "Summary saved. It needs the clinician's attestation again."
+
+    return _act(request, pk, "edit_summary", run)
 
 
 @login_required
@@ -671,9 +710,8 @@ def task_complete(request, task_pk: int):
     if not can_complete_task(request.user, task):
         raise PermissionDenied
     note = forms.TaskCompleteForm(request.POST)
-    if note.is_valid() and note.cleaned_data["note"].strip():
-        services.case_add_note(case=task.case, actor=request.user, text=note.cleaned_data["note"])
-    services.task_complete(task=task, actor=request.user)
+    answer = note.cleaned_data["note"] if note.is_valid() else ""
+    actions.task_complete(task=task, actor=request.user, answer=answer)
     messages.success(request, f"Done: {task.title}")
     if request.POST.get("from") == "case":
         return _case_response(request, task.case_id)

@@ -30,6 +30,11 @@ NEXT_ACTION = {
 @register.simple_tag
 def next_action(case) -> str:
     if case.status == Status.READY:
+        # The gate's row-level parts (cases/readiness.py), without a query per queue row.
+        if not case.summary_text.strip():
+            return "Write the medical-necessity summary"
+        if not case.summary_is_attested:
+            return "Summary attestation"
         if case.needs_approval:
             return "Manager approval"
         return "Submit to payer"

@@ -33,7 +33,7 @@ def sync_practice_orders(practice_id: int) -> str:
 
 
 def assemble_packet(case_id: int) -> dict | None:
-    from cases.summary import summary_build
+    from cases.readiness import case_reconcile
     from integrations.ehr_fhir.packet import assemble_packet as assemble
     from integrations.llm import llm_enabled
 
@@ -42,8 +42,11 @@ def assemble_packet(case_id: int) -> dict | None:
         counts = assemble(case=case)
     except IntegrationError as exc:
         case_event_add(case=case, kind=CaseEvent.Kind.SYSTEM, message=f"Could not read the EHR: {exc}"[:300])
+        # Nothing read: the gaps stand, each with its task, so staff can close them by hand.
+        case_reconcile(case=case)
         return None
-    summary_build(case=case)
+    # The evidence is read: the draft, the gaps' tasks and the case's status follow it (cases/readiness.py).
+    case_reconcile(case=case)
     if llm_enabled():
         from django_q.tasks import async_task
 

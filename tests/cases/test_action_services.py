@@ -14,10 +14,10 @@ from tests import factories as f
 
 
 @pytest.fixture
-def ready_case(case):
+def ready_case(case, owner_clinician):
     case.status = Status.READY
     case.save(update_fields=["status"])
-    return case
+    return f.gate_met(case, owner_clinician)
 
 
 def test_submit_needs_manager_approval_when_the_practice_requires_it(ready_case, coordinator, manager):
@@ -52,10 +52,14 @@ def test_submit_without_approval_when_the_practice_does_not_require_it(ready_cas
 def test_submit_refuses_an_unattested_summary(ready_case, coordinator):
     ready_case.practice.submission_requires_approval = False
     ready_case.practice.save()
-    ready_case.summary_text = "Drafted summary"
+    ready_case.summary_text = "Drafted summary, changed after the attestation"
     ready_case.save()
-    with pytest.raises(s.ActionRefused, match="summary not attested"):
+    with pytest.raises(s.ActionRefused, match="Summary attestation by Dr"):
         actions.case_submit(case=ready_case, actor=coordinator)
+    # and the case goes back to wait for the clinician, who gets the task
+    ready_case.refresh_from_db()
+    assert ready_case.status == Status.NEEDS_CLINICIAN
+    assert ready_case.tasks.open().filter(kind=Task.Kind.ATTEST_SUMMARY).count() == 1
 
 
 def test_approval_refused_unless_ready(case, manager):
@@ -143,7 +147,7 @@ def test_clinician_input_then_attestation_makes_the_case_ready(case, coordinator
     case.refresh_from_db()
     assert case.status == Status.NEEDS_CLINICIAN and task.assignee == owner_clinician
     # when the clinician answers and attests, the case becomes ready
-    s.task_complete(task=task, actor=owner_clinician)
+    actions.task_complete(task=task, actor=owner_clinician, answer="PT 6 weeks, Jan to Feb")
     case.refresh_from_db()
     assert case.status == Status.NEEDS_CLINICIAN  # summary still unattested
     actions.case_attest_summary(case=case, actor=owner_clinician)
@@ -154,19 +158,31 @@ def test_clinician_input_then_attestation_makes_the_case_ready(case, coordinator
         actions.case_attest_summary(case=case, actor=owner_clinician)
 
 
-def test_resolving_the_last_gap_makes_the_case_ready(case, coordinator):
+def test_resolving_the_last_gap_waits_for_a_fresh_attestation_then_is_ready(case, coordinator, owner_clinician):
+    # given a gathering case with two gaps and a summary the clinician attested before they were closed
     case.status = Status.GATHERING
     case.save()
+    f.gate_met(case, owner_clinician)
     gap1 = f.RequirementStatusFactory(case=case)
     gap2 = f.RequirementStatusFactory(case=case, requirement__description="HbA1c within 90 days")
     actions.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator, note="Checked chart")
     case.refresh_from_db()
     assert case.status == Status.GATHERING
+    # when the last gap is resolved
     actions.case_resolve_gap(case=case, requirement_status=gap2, actor=coordinator)
+    # then the evidence changed under the attestation: the case waits for the clinician (never ready unattested)
     case.refresh_from_db()
     gap1.refresh_from_db()
-    assert case.status == Status.READY
+    assert case.status == Status.NEEDS_CLINICIAN and not case.summary_is_attested
     assert gap1.state == RequirementStatus.State.WAIVED and gap1.resolved_by == coordinator
+    (attest_task,) = case.tasks.open().filter(kind=Task.Kind.ATTEST_SUMMARY)
+    assert attest_task.assignee == owner_clinician
+    # when the clinician attests, the case is ready and the attestation task closed itself
+    actions.case_attest_summary(case=case, actor=owner_clinician)
+    case.refresh_from_db()
+    assert case.status == Status.READY
+    attest_task.refresh_from_db()
+    assert attest_task.done_at is not None
     with pytest.raises(s.ActionRefused):
         actions.case_resolve_gap(case=case, requirement_status=gap1, actor=coordinator)
 

@@ -16,10 +16,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def make_case(practice, owner_provider, payer):
-    def make(status=Status.READY, **kwargs):
+    def make(status=Status.READY, attested=True, **kwargs):
         order_kw = {k.removeprefix("order__"): kwargs.pop(k) for k in list(kwargs) if k.startswith("order__")}
         order = f.OrderFactory(practice=practice, ordering_provider=owner_provider, **order_kw)
-        return f.CaseFactory(order=order, payer=payer, status=status, **kwargs)
+        case = f.CaseFactory(order=order, payer=payer, status=status, **kwargs)
+        # a ready case has what the submission gate asks (cases/readiness.py): an attested summary
+        return f.gate_met(case) if attested and status == Status.READY else case
 
     return make
 
@@ -28,14 +30,14 @@ def test_only_cases_whose_gate_is_met_are_approved_the_rest_say_why(manager, mak
     ready = make_case()
     gap = make_case()
     f.RequirementStatusFactory(case=gap)
-    unattested = make_case(summary_text="Summary drafted")
+    unattested = make_case(summary_text="Summary drafted", attested=False)
     gathering = make_case(status=Status.GATHERING)
     approved, refused = cases_approve_bulk(cases=[ready, gap, unattested, gathering], actor=manager)
     assert [c.pk for c in approved] == [ready.pk]
     reasons = {c.pk: why for c, why in refused}
     assert reasons == {
-        gap.pk: "1 documentation gap(s) open",
-        unattested.pk: "summary not attested",
+        gap.pk: "Close 1 documentation gap",
+        unattested.pk: f"Summary attestation by Dr. {unattested.order.ordering_provider.last_name}",
         gathering.pk: "not ready to submit (gathering documentation)",
     }
     ready.refresh_from_db()
@@ -61,7 +63,7 @@ def test_queue_bulk_approve_reports_each_refusal(client, manager, make_case):
     client.force_login(manager)
     page = client.post(reverse("cases:bulk_approve"), {"cases": [ready.pk, blocked.pk]}, follow=True).content.decode()
     assert "Approved 1 case for submission." in page
-    assert f"Not approved: case {blocked.pk}" in page and "1 documentation gap(s) open" in page
+    assert f"Not approved: case {blocked.pk}" in page and "Close 1 documentation gap" in page
     # the approval task of the approved case is done
     assert not ready.tasks.filter(kind=Task.Kind.APPROVE_SUBMISSION, done_at__isnull=True).exists()
 

@@ -76,7 +76,7 @@ def committed():
 
 
 def _ready_case():
-    return f.CaseFactory(status=Status.READY, payer=f.PayerFactory(cms_impacted=True))
+    return f.gate_met(f.CaseFactory(status=Status.READY, payer=f.PayerFactory(cms_impacted=True)))
 
 
 def test_a_move_waits_for_the_lock_and_then_sees_the_first_moves_result(committed):

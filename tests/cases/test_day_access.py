@@ -38,9 +38,10 @@ def approved(practice, owner_provider, payer):
 @covers("cases:bulk_approve")
 @pytest.mark.parametrize("who", USERS)
 def test_bulk_approve_is_for_managers(as_user, case, who):
-    # given a ready case with nothing blocking it
+    # given a ready case with nothing blocking it (an attested summary: the gate)
     case.status = Status.READY
     case.save()
+    f.gate_met(case)
     # when each user asks to approve it in bulk
     response = as_user(who).post(reverse("cases:bulk_approve"), {"cases": [case.pk]})
     case.refresh_from_db()

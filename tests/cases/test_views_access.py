@@ -26,6 +26,7 @@ ACTIONS = {
     "resolve_gap": {"coordinator", "manager", "owner_clinician"},
     "request_input": {"coordinator", "manager"},
     "attest": {"owner_clinician"},
+    "update_summary": {"coordinator", "manager", "owner_clinician"},
     "approve": {"manager"},
     "submit": {"coordinator", "manager"},
     "send_update": {"coordinator", "manager"},
@@ -98,6 +99,16 @@ def test_case_actions(as_user, case, who, action, htmx):
         assert "The outcome was not recorded" in response.content.decode()
     else:
         assert response.status_code == 302 and response["Location"] == reverse("cases:detail", args=[case.pk])
+
+
+@covers("cases:live")
+@pytest.mark.parametrize("who", USERS)
+def test_case_live_poll(as_user, case, who):
+    # The background poll of the case page: who sees the case gets its fragments (or 204 when unchanged).
+    response = as_user(who).get(reverse("cases:live", args=[case.pk]), HTTP_HX_REQUEST="true")
+    if not _expect_hidden_or_login(response, who):
+        assert response.status_code == 200
+        assert f'id="case-{case.pk}-live"' in response.content.decode()
 
 
 @pytest.mark.parametrize("who", USERS)

@@ -23,7 +23,7 @@ def test_coordinator_downloads_the_packet_and_records_it_sent(
     order = f.OrderFactory(practice=practice, ordering_provider=owner_provider, patient__last_name="Ñúñez-Łukasz")
     order.coverage = f.CoverageFactory(patient=order.patient, payer=payer, member_id="MBR-31")
     order.save()
-    case = f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="portal")
+    case = f.gate_met(f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="portal"))
 
     login(coordinator)
     page.goto(f"{live_server.url}/cases/{case.pk}/")

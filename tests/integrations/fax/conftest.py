@@ -19,7 +19,7 @@ def _fax_env(monkeypatch, settings, tmp_path):
 
 
 @pytest.fixture
-def fax_case(practice, owner_provider, q_sync):
+def fax_case(practice, owner_provider, owner_clinician, q_sync):
     """A ready case whose payer takes faxes; the practice's fax line receives the answers."""
     practice.fax = "(555) 010-4401"
     practice.save()
@@ -27,7 +27,7 @@ def fax_case(practice, owner_provider, q_sync):
     patient = f.PatientFactory(practice=practice, first_name="Dolores", last_name="Abernathy", mrn="MRN-7741")
     coverage = f.CoverageFactory(patient=patient, payer=payer, member_id="XZW448812")
     order = f.OrderFactory(practice=practice, patient=patient, ordering_provider=owner_provider, coverage=coverage)
-    return f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="fax")
+    return f.gate_met(f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="fax"), owner_clinician)
 
 
 def signed(event_type: str, payload: dict, *, key: bytes | None = None, event_id: str | None = None):

@@ -37,11 +37,11 @@ def pas_payer(db):
 
 
 @pytest.fixture
-def pas_case(practice, owner_provider, pas_payer):
+def pas_case(practice, owner_provider, owner_clinician, pas_payer):
     patient = f.PatientFactory(practice=practice)
     coverage = f.CoverageFactory(patient=patient, payer=pas_payer)
     order = f.OrderFactory(practice=practice, patient=patient, ordering_provider=owner_provider, coverage=coverage)
-    return f.CaseFactory(order=order, payer=pas_payer, status=Status.READY, channel="pas")
+    return f.gate_met(f.CaseFactory(order=order, payer=pas_payer, status=Status.READY, channel="pas"), owner_clinician)
 
 
 @pytest.fixture
@@ -97,6 +97,7 @@ def peer(payer_server, pas_payer, settings):
 @pytest.fixture
 def full_case(pas_case):
     pas_case.summary_text = "Headaches for 8 weeks despite two preventive drugs; neurological exam abnormal."
+    pas_case.summary_attested_text = pas_case.summary_text  # the ordering clinician attested this text
     pas_case.save()
     plan = f.PlanFactory(payer=pas_case.payer, name="Harbor MA Choice (HMO)")
     coverage = pas_case.order.coverage

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def portal_case(practice, owner_provider):
+def portal_case(practice, owner_provider, owner_clinician):
     practice.npi, practice.phone = "1234567893", "555-010-4400"
     practice.submission_requires_approval = False
     practice.save()
@@ -34,7 +34,7 @@ def portal_case(practice, owner_provider):
         diagnosis_codes=["M54.16", "M51.26"],
         site_of_service="22",
     )
-    return f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="portal")
+    return f.gate_met(f.CaseFactory(order=order, payer=payer, status=Status.READY, channel="portal"), owner_clinician)
 
 
 def test_guide_prefills_every_field_with_a_copy_button(client, coordinator, portal_case, owner_provider):

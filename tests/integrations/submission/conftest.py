@@ -22,4 +22,4 @@ def ready_case(practice, provider, *, channel: str, clinician=None, **payer):
     patient = f.PatientFactory(practice=practice, mobile_phone="+15555550142", sms_consent=True)
     coverage = f.CoverageFactory(patient=patient, payer=payer_row)
     order = f.OrderFactory(practice=practice, patient=patient, ordering_provider=provider, coverage=coverage)
-    return f.CaseFactory(order=order, payer=payer_row, status=Status.READY, channel=channel)
+    return f.gate_met(f.CaseFactory(order=order, payer=payer_row, status=Status.READY, channel=channel), clinician)

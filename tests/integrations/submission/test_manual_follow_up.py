@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cases import actions
-from cases import services as s
 from cases.models import Status, Task
 from integrations.submission.models import Submission
 from integrations.submission.polling import case_poll, poll_claim_due
@@ -61,7 +60,7 @@ def test_no_answer_by_the_follow_up_time_makes_one_task_per_interval(
     time_machine.move_to(T0 + timedelta(hours=96), tick=False)
     assert _check_due(case) == [case.pk] and _follow_ups(case).count() == 1
     # Once the coordinator has done it, the next interval gets a new one.
-    s.task_complete(task=task, actor=coordinator)
+    actions.task_complete(task=task, actor=coordinator)
     time_machine.move_to(T0 + timedelta(hours=144), tick=False)
     assert _check_due(case) == [case.pk] and _follow_ups(case).count() == 2
 

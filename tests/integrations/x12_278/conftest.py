@@ -56,4 +56,5 @@ def x12_case(practice, provider, payer, *, member_id="W1234567", status=Status.R
     patient = f.PatientFactory(practice=practice, first_name="Rosa", last_name="Diaz")
     coverage = f.CoverageFactory(patient=patient, payer=payer, member_id=member_id, group_number="GRP77")
     o = f.OrderFactory(practice=practice, patient=patient, ordering_provider=provider, coverage=coverage, **order)
-    return f.CaseFactory(order=o, payer=payer, status=status, channel=Channel.X12_278)
+    case = f.CaseFactory(order=o, payer=payer, status=status, channel=Channel.X12_278)
+    return f.gate_met(case)
