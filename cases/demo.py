@@ -650,6 +650,22 @@ def _demo_users(practice: Practice, *, providers: list[Provider]) -> list[User]:
             user.save()
             user.groups.add(Group.objects.get_or_create(name=role)[0])
         users.append(user)
+    # Every provider has an account, as in a practice: the submission gate wants the ordering clinician's (or a
+    # delegate's) attestation. Only Dr. Okafor's is a demo login; the others cannot sign in (no usable password).
+    clinicians = Group.objects.get_or_create(name=Role.CLINICIAN)[0]
+    for provider in providers:
+        if User.objects.filter(provider=provider).exists():
+            continue
+        user = User(
+            username=f"dr-{provider.last_name.lower()}-{provider.pk}",
+            first_name=provider.first_name,
+            last_name=provider.last_name,
+            practice=practice,
+            provider=provider,
+        )
+        user.set_unusable_password()
+        user.save()
+        user.groups.add(clinicians)
     return users
 
 
