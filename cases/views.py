@@ -64,7 +64,8 @@ def queue(request):
     data = request.GET.copy()
     data.setdefault("view", DEFAULT_VIEW.get(user.primary_role, "all"))
     form = forms.QueueFilterForm(data, payers=payers, practice_id=user.practice_id, staff=staff)
-    form.is_valid()
+    # An invalid filter says so (400, the form's errors above the results) rather than being dropped silently.
+    status = 200 if form.is_valid() else 400
     f = form.cleaned_data
     now = timezone.now()
     today = timezone.localdate()
@@ -116,7 +117,7 @@ def queue(request):
         "roles": [(Role.COORDINATOR, "Coordinators (spread evenly)")],
     }
     template = "cases/_queue_results.html" if request.htmx else "cases/queue.html"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @login_required
@@ -447,7 +448,14 @@ def task_complete(request, task_pk: int):
     if not can_complete_task(request.user, task):
         raise PermissionDenied
     note = forms.TaskCompleteForm(request.POST)
-    if note.is_valid() and note.cleaned_data["note"].strip():
+    if not note.is_valid():
+        # Refused whole: completing the task and dropping the answer loses what the person wrote.
+        error = "Not done: " + " ".join(note.errors.get("note", ["the answer could not be read."]))
+        if request.htmx and request.POST.get("from") != "case":
+            return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
+        messages.error(request, error)
+        return _case_response(request, task.case_id) if request.POST.get("from") == "case" else redirect("cases:tasks")
+    if note.cleaned_data["note"].strip():
         services.case_add_note(case=task.case, actor=request.user, text=note.cleaned_data["note"])
     services.task_complete(task=task, actor=request.user)
     messages.success(request, f"Done: {task.title}")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases.metrics.charts import hbar
+from cases.forms import PlausibleDateField
 from cases.metrics.figures import Filters, dashboard_metrics
 from cases.models import Location, Provider
 from cases.permissions import require_role
@@ -28,8 +29,8 @@ def csv_safe(value) -> str:
 
 
 class DashboardFilterForm(forms.Form):
-    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = PlausibleDateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = PlausibleDateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
     payer = forms.ModelChoiceField(Payer.objects.all(), required=False, empty_label="All payers")
     category = forms.ChoiceField(choices=[("", "All service lines"), *Category.choices], required=False)
     provider = forms.ModelChoiceField(Provider.objects.none(), required=False, empty_label="All providers")

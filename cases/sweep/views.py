@@ -106,7 +106,9 @@ def sweep_assign(request, pk: int):
     require_role(request.user, "sweep_assign")
     sweep = get_object_or_404(Sweep, pk=pk, practice_id=request.user.practice_id)
     bucket = request.POST.get("bucket", "")
-    assignee = get_object_or_404(_assignable(request.user.practice_id), pk=request.POST.get("assignee") or 0)
+    raw = request.POST.get("assignee", "")
+    # Not a number is as unknown as someone else's user: 404, not a 500 from the lookup.
+    assignee = get_object_or_404(_assignable(request.user.practice_id), pk=int(raw) if raw.isdigit() else 0)
     if bucket not in Bucket.values:
         raise Http404
     whole_bucket = request.POST.get("scope") == "bucket"
