@@ -11,8 +11,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from cases.metrics.charts import hbar
 from cases.forms import PlausibleDateField
+from cases.metrics.charts import hbar
 from cases.metrics.figures import Filters, dashboard_metrics
 from cases.models import Location, Provider
 from cases.permissions import require_role

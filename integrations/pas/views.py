@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 from integrations.pas.subscriptions import notification_receive
 from integrations.submission.models import PayerLink
 
-
 # A Subscriptions Backport Bundle nests about eight levels; 64 leaves room and stops a
 # hostile body from recursing through the reader.
 MAX_DEPTH = 64
