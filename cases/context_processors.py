@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from cases.permissions import can_enter_orders, can_view_dashboard
+from cases.permissions import can_enter_orders, can_view_dashboard, role_allows
 
 
 def staff(request):
@@ -13,4 +13,5 @@ def staff(request):
         # Menu links from the one permission table (cases/permissions.py).
         "can_enter_orders": signed_in and can_enter_orders(user),
         "can_view_dashboard": signed_in and can_view_dashboard(user),
+        "can_view_access_log": signed_in and role_allows(user, "audit_log"),
     }

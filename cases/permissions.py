@@ -55,6 +55,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "sweep_compare": frozenset({R.MANAGER}),
     "sweep_reschedule": frozenset({R.MANAGER, R.FRONT_DESK}),
     "dashboard": frozenset({R.MANAGER}),
+    # The access log (cases/audit): managers answer the compliance officer's questions.
+    "audit_log": frozenset({R.MANAGER, R.ADMIN}),
 }
 INPUT_STATUSES = frozenset(
     {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}

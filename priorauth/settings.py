@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "template_partials",
     "payers",
     "cases",
+    "cases.audit",
     "integrations",
     "integrations.sms_twilio",
     "integrations.ehr_fhir",
@@ -186,6 +187,10 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Load balancers probe health over plain HTTP inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz/"]
+
+# The access log's source address (cases/audit): REMOTE_ADDR, or behind our proxy the last entry of this
+# header (e.g. HTTP_X_FORWARDED_FOR) — set it only when a proxy you run appends the client's address.
+AUDIT_CLIENT_IP_HEADER = os.environ.get("AUDIT_CLIENT_IP_HEADER", "")
 
 # Demo logins and sandbox endpoints exist only in the embedded setup.
 DEMO_MODE = env_bool("DEMO_MODE", not PRODUCTION)

@@ -11,6 +11,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_record
 from cases.forms import PlausibleDateField
 from cases.metrics.charts import hbar
 from cases.metrics.figures import Filters, dashboard_metrics
@@ -129,6 +131,8 @@ def dashboard(request):
         return render(request, "metrics/dashboard.html", {"form": form, "m": None}, status=400)
     m = dashboard_metrics(practice=practice, filters=form.filters())
     if request.GET.get("export") == "csv":
+        # Figures per payer and provider, no patient rows: recorded as an export all the same.
+        access_log_record(request=request, action=AccessLog.Action.EXPORT, what="metrics CSV")
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="pa-metrics-{today.isoformat()}.csv"'
         writer = csv.writer(response)

@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_cases
 from cases.models import Role, Task, User
 from cases.permissions import require_role, role_allows
 from cases.sweep.buckets import describe_items
@@ -84,6 +86,13 @@ def sweep_page(request):
         page=page,
         assignable=_assignable(user.practice_id) if context["can_assign"] else [],
         can_reschedule=role_allows(user, "sweep_reschedule"),
+    )
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.VIEW,
+        what=f"sweep: {chosen}",
+        cases=[item.case for item in context["items"]],
+        page=page.number,
     )
     template = "sweep/_bucket.html" if request.htmx else "sweep/page.html"
     return render(request, template, context)

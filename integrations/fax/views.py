@@ -15,6 +15,8 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_cases
 from cases.models import PriorAuthCase
 from cases.permissions import require_role
 from cases.reference import case_ids_in
@@ -76,6 +78,9 @@ def inbox(request):
         .select_related("case__patient")
         .order_by("state", "-received_at")[:200]
     )
+    faxes = list(faxes)
+    matched = [fax.case for fax in faxes if fax.case_id]
+    access_log_cases(request=request, action=AccessLog.Action.VIEW, what="fax inbox", cases=matched, faxes=len(faxes))
     return render(request, "fax/inbox.html", {"faxes": faxes})
 
 
@@ -104,6 +109,14 @@ def detail(request, pk: int):
     form = CaseSearchForm(request.GET or None)
     results = _search(request.user, form.cleaned_data["q"]) if form.is_valid() else []
     outcome_form = FaxOutcomeForm() if fax.case_id else None
+    shown = ([fax.case] if fax.case_id else []) + results
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.SEARCH if results else AccessLog.Action.VIEW,
+        what="inbound fax",
+        cases=shown,
+        fax_id=fax.pk,
+    )
     return render(
         request, "fax/detail.html", {"fax": fax, "form": form, "results": results, "outcome_form": outcome_form}
     )
@@ -117,6 +130,13 @@ def pdf(request, pk: int):
     if not fax.file:
         raise Http404
     log.info("inbound fax %s viewed by user %s", fax.pk, request.user.pk)
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.DOWNLOAD,
+        what="inbound fax PDF",
+        cases=[fax.case] if fax.case_id else [],
+        fax_id=fax.pk,
+    )
     return FileResponse(fax.file.open("rb"), content_type="application/pdf", filename=f"fax-{fax.pk}.pdf")
 
 

@@ -57,9 +57,10 @@ def test_queue_queries_do_not_grow_with_cases(
     # estimate (unfiltered view on PostgreSQL: EXPLAIN; exact count below 5 000), page count,
     # page rows (one join for patient, order,
     # provider, location, payer, plan, rule, assignee, practice), and the session save
-    # (savepoint, update, release: SESSION_SAVE_EVERY_REQUEST for the idle logoff).
+    # (savepoint, update, release: SESSION_SAVE_EVERY_REQUEST for the idle logoff), and the
+    # access-log row for the page's cases (one INSERT).
     for (q, h), before in zip(QUEUE_URLS, small, strict=True):
-        with django_assert_max_num_queries(15):
+        with django_assert_max_num_queries(16):
             assert _count(client, reverse("cases:queue") + q, **h) == before
 
 
@@ -83,8 +84,9 @@ def test_case_page_queries_do_not_grow_with_its_history(
     # Queries: session, user, groups, practice (time zone), the case (one join), open tasks
     # (+assignee), requirements (+requirement, resolved_by), documents (+uploader, requirement),
     # EHR write-backs, timeline events (+actor), staff for the assign form, patient texts, the
-    # fax section's outbound fax, and the session save (savepoint, update, release).
-    with django_assert_max_num_queries(18):
+    # fax section's outbound fax, the session save (savepoint, update, release) and the
+    # access-log row (one INSERT).
+    with django_assert_max_num_queries(19):
         assert _count(client, url) == small
 
 
@@ -96,6 +98,6 @@ def test_task_inbox_queries_are_constant(client, coordinator, case, django_asser
     for _ in range(190):
         f.TaskFactory(case=f.CaseFactory(order__practice=case.practice))
     # Queries: session, user, groups, practice, page count, page rows (task + case + patient
-    # + order + payer + assignee), session save (savepoint, update, release).
-    with django_assert_max_num_queries(10):
+    # + order + payer + assignee), session save (savepoint, update, release), the access-log row.
+    with django_assert_max_num_queries(11):
         assert _count(client, reverse("cases:tasks")) == small
