@@ -12,11 +12,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import actions, documents, forms, services
 from cases.appeals import appeal_letter_draft, case_file_appeal
@@ -57,13 +57,45 @@ def _practice_staff(user):
     return User.objects.filter(practice_id=user.practice_id, is_active=True).order_by("first_name", "last_name")
 
 
+# The queue's search words (patient names, MRNs) travel in a POST body and wait in the
+# server-side session: never in a URL, so never in access logs, browser history or `?next=`.
+QUEUE_SEARCH_KEY = "queue_search"
+# Filters that may be in a URL: ids and choices, no patient data.
+_NOT_IN_URL = ("q", "csrfmiddlewaretoken", "page", "after", "n")
+
+
+def _queue_url(params) -> str:
+    query = params.copy()
+    for key in _NOT_IN_URL:
+        query.pop(key, None)
+    query = query.urlencode()
+    return reverse("cases:queue") + (f"?{query}" if query else "")
+
+
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def queue(request):
+    if request.method == "POST":
+        request.session[QUEUE_SEARCH_KEY] = request.POST.get("q", "").strip()
+        url = _queue_url(request.POST)
+        if not request.htmx:
+            return redirect(url)  # post/redirect/get: the address bar shows the filters only
+        response = _queue_page(request, QueryDict(url.partition("?")[2]))
+        response["HX-Push-Url"] = url
+        return response
+    if "q" in request.GET:
+        # An old bookmark or a hand-typed link: keep the words, drop them from the address.
+        request.session[QUEUE_SEARCH_KEY] = request.GET["q"].strip()
+        return redirect(_queue_url(request.GET))
+    return _queue_page(request, request.GET)
+
+
+def _queue_page(request, query):
     user = request.user
     payers = list(Payer.objects.filter(active=True))
     staff = list(_practice_staff(user)) if role_allows(user, "assign") else []
-    data = request.GET.copy()
+    data = query.copy()
+    data["q"] = request.session.get(QUEUE_SEARCH_KEY, "")
     data.setdefault("view", DEFAULT_VIEW.get(user.primary_role, "all"))
     form = forms.QueueFilterForm(data, payers=payers, practice_id=user.practice_id, staff=staff)
     # An invalid filter says so (400, the form's errors above the results) rather than being dropped silently.
@@ -102,9 +134,9 @@ def queue(request):
     sort = f.get("sort") or "priority"
     unfiltered = view == "all" and not any(f.get(k) for k in QUEUE_FILTERS)
     if sort == "priority":
-        page = queue_page(cases.prioritized(), request.GET, estimate=unfiltered, per_page=PAGE_SIZE)
+        page = queue_page(cases.prioritized(), query, estimate=unfiltered, per_page=PAGE_SIZE)
     else:
-        page = Paginator(cases.order_by(*SORT_ORDER[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(cases.order_by(*SORT_ORDER[sort]), PAGE_SIZE).get_page(query.get("page"))
     # One access-log row for the rows this page shows (already loaded: one INSERT, no read).
     # A search is recorded as a search, with the ids it returned and never the words typed.
     access_log_cases(
@@ -114,8 +146,8 @@ def queue(request):
         cases=list(page),
         page=page.number,
     )
-    params = request.GET.copy()
-    for key in ("page", "after", "n"):
+    params = query.copy()
+    for key in _NOT_IN_URL:
         params.pop(key, None)
     context = {
         "page": page,

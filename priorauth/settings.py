@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "cases.middleware.PracticeTimezoneMiddleware",
+    # PHI pages and downloads: no-store; sign-out: Clear-Site-Data (README "What the app stores where").
+    "cases.middleware.NothingLeftBehindMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -13,7 +13,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidd
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.audit.models import AccessLog
 from cases.audit.services import access_log_cases
@@ -103,10 +103,11 @@ def _search(user, q: str):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def detail(request, pk: int):
     fax = _get_fax_for_user(request, pk)
-    form = CaseSearchForm(request.GET or None)
+    # The search (a name, birth date or MRN) is posted: search words never go into a URL.
+    form = CaseSearchForm(request.POST if request.method == "POST" else None)
     results = _search(request.user, form.cleaned_data["q"]) if form.is_valid() else []
     outcome_form = FaxOutcomeForm() if fax.case_id else None
     shown = ([fax.case] if fax.case_id else []) + results

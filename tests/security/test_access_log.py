@@ -38,7 +38,7 @@ def test_the_queue_records_the_ids_it_showed_and_a_search_not_its_words(client, 
     [listed] = rows(what="queue")
     assert set(listed.case_ids) == {case.pk, other.pk}
     assert set(listed.patient_ids) == {case.patient_id, other.patient_id}
-    client.get(reverse("cases:queue") + f"?view=all&q={case.patient.last_name}")
+    client.post(reverse("cases:queue"), {"view": "all", "q": case.patient.last_name}, HTTP_HX_REQUEST="true")
     [searched] = rows(action="search")
     assert searched.case_ids == [case.pk]
     stored = str(searched.detail) + searched.what
