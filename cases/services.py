@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from cases.models import CaseEvent, PriorAuthCase, RequirementStatus, Status, Task, User
+from cases.permissions import CASE_WORKER_ROLES
 from cases.transitions import OPEN_STATUSES, transition
 
 
@@ -149,6 +150,8 @@ def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
     whoever of that role in the actor's practice has the fewest open cases at
     that moment (ties: lowest id). Returns how many cases changed hands.
     """
+    if role and role not in CASE_WORKER_ROLES:
+        raise ActionRefused("Cases can only be spread over the roles that work them (coordinators, managers).")
     cases = list(cases)
     # Refuse before the first write, not halfway through the list.
     if user is not None and any(case.practice_id != user.practice_id for case in cases):

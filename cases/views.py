@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from cases import actions, documents, forms, services
 from cases.appeals import appeal_letter_draft, case_file_appeal
@@ -25,12 +26,14 @@ from cases.audit.services import access_log_cases
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
 from cases.pagination import queue_page
 from cases.permissions import (
+    CASE_WORKER_ROLES,
     available_actions,
     can_complete_task,
     get_case_for_user,
     get_task_for_user,
     require_role,
     role_allows,
+    sees_clinical,
     visible_tasks,
 )
 from cases.transitions import InvalidTransition
@@ -55,6 +58,11 @@ QUEUE_FILTERS = ("q", "bucket", "payer", "category", "assignee", "location", "pr
 
 def _practice_staff(user):
     return User.objects.filter(practice_id=user.practice_id, is_active=True).order_by("first_name", "last_name")
+
+
+def _case_workers(user):
+    """The people a case may be handed to in bulk: the roles that work cases (permissions.CASE_WORKER_ROLES)."""
+    return _practice_staff(user).filter(groups__name__in=list(CASE_WORKER_ROLES)).distinct()
 
 
 # The queue's search words (patient names, MRNs) travel in a POST body and wait in the
@@ -175,11 +183,16 @@ def bulk_assign(request):
         if not cases:
             raise services.ActionRefused("Select at least one case.")
         if to.startswith("role:"):
+            if to.removeprefix("role:") not in CASE_WORKER_ROLES:
+                raise services.ActionRefused("Cases can only be spread over coordinators or managers.")
             whom = {"role": to.removeprefix("role:")}
         elif to == "none":
             whom = {"user": None}
         elif to.startswith("user:") and to[5:].isdigit():
-            whom = {"user": get_object_or_404(_practice_staff(request.user), pk=int(to[5:]))}
+            worker = _case_workers(request.user).filter(pk=int(to[5:])).first()
+            if worker is None:
+                raise services.ActionRefused("Cases can only be assigned to a coordinator or manager of the practice.")
+            whom = {"user": worker}
         else:
             raise services.ActionRefused("Choose whom to assign to.")
         services.cases_assign_bulk(cases=cases, actor=request.user, **whom)
@@ -223,12 +236,31 @@ def _case_context(request, case: PriorAuthCase) -> dict:
 @require_GET
 def case_detail(request, pk: int):
     case = get_case_for_user(request, pk)
+    if not sees_clinical(request.user):
+        access_log_cases(request=request, action=AccessLog.Action.VIEW, what="case page (scheduling)", cases=[case])
+        return render(request, "cases/detail_scheduling.html", _scheduling_context(request, case))
     access_log_cases(request=request, action=AccessLog.Action.VIEW, what="case page", cases=[case])
     return render(request, "cases/detail.html", _case_context(request, case))
 
 
+def _scheduling_context(request, case: PriorAuthCase) -> dict:
+    """The front desk's case page: scheduling facts and their own tasks, nothing clinical (minimum necessary)."""
+    user = request.user
+    # Only tasks meant for this person or role: another role's task may quote the payer or a clinician.
+    tasks = case.tasks.open().for_user(user).select_related("assignee")
+    return {
+        "case": case,
+        "tasks": [(t, can_complete_task(user, t)) for t in tasks],
+        "now": timezone.now(),
+        "today": timezone.localdate(),
+    }
+
+
 def _case_response(request, pk: int):
     """After an action: the fragments (htmx) or a redirect to the case page."""
+    if request.htmx and not sees_clinical(request.user):
+        # The fragments carry the clinical side; the scheduling page is reloaded whole instead.
+        return HttpResponseClientRedirect(reverse("cases:detail", args=[pk]))
     if request.htmx:
         case = get_case_for_user(request, pk)
         return render(request, "cases/_case_refresh.html", _case_context(request, case))
