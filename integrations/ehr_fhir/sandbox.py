@@ -35,7 +35,7 @@ def _patient_ref(resource: dict) -> str:
         return f"Patient/{resource['id']}"
     for name in PATIENT_FIELDS:
         ref = (resource.get(name) or {}).get("reference", "") if isinstance(resource.get(name), dict) else ""
-        if ref.startswith("Patient/"):
+        if isinstance(ref, str) and ref.startswith("Patient/"):
             return ref
     return ""
 

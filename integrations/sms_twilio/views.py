@@ -39,7 +39,10 @@ MAX_SID = 64
 
 
 def _sid_or_none(request) -> str | None:
+    """The MessageSid, or None when the request cannot be Twilio's (over-long SID, a NUL in any field)."""
     sid = request.POST.get("MessageSid", "")
+    if any("\x00" in value for values in request.POST.lists() for value in values[1]):
+        return None  # PostgreSQL text cannot hold it; Twilio never sends it
     return sid if len(sid) <= MAX_SID else None
 
 
@@ -57,7 +60,7 @@ def status_callback(request):
         log.warning("twilio status callback with a bad signature rejected")
         return HttpResponseForbidden("invalid signature")
     if _sid_or_none(request) is None:
-        return HttpResponseBadRequest("MessageSid is longer than a Twilio SID")
+        return HttpResponseBadRequest("MessageSid is longer than a Twilio SID, or a field holds a NUL")
     outcome = delivery_status_record(
         sid=request.POST.get("MessageSid", ""),
         reported=request.POST.get("MessageStatus", ""),
@@ -76,7 +79,7 @@ def inbound(request):
         log.warning("twilio inbound message with a bad signature rejected")
         return HttpResponseForbidden("invalid signature")
     if _sid_or_none(request) is None:
-        return HttpResponseBadRequest("MessageSid is longer than a Twilio SID")
+        return HttpResponseBadRequest("MessageSid is longer than a Twilio SID, or a field holds a NUL")
     action, reply = inbound_record(
         message_sid=request.POST.get("MessageSid", ""),
         from_number=request.POST.get("From", ""),

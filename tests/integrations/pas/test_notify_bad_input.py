@@ -23,8 +23,17 @@ def _post(client, payer_id, raw: str):
 
 @pytest.mark.parametrize(
     "raw",
-    ['"a string"', "[1, 2, 3]", "42", "null", "true", "[" * 5000 + "]" * 5000, '{"a":' * 5000 + "1" + "}" * 5000],
-    ids=["string", "array", "number", "null", "bool", "nested-array", "nested-object"],
+    [
+        '"a string"',
+        "[1, 2, 3]",
+        "42",
+        "null",
+        "true",
+        "[" * 5000 + "]" * 5000,
+        '{"a":' * 5000 + "1" + "}" * 5000,
+        '{"resourceType": "Bundle", "entry": [{"resource": {"type": "event-\\u0000notification"}}]}',
+    ],
+    ids=["string", "array", "number", "null", "bool", "nested-array", "nested-object", "nul-character"],
 )
 def test_non_object_or_deeply_nested_json_is_a_400(client, link, raw):
     response = _post(client, link.payer_id, raw)
