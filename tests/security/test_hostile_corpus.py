@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from twilio.request_validator import RequestValidator
 
 from cases.models import Document, Status
 from cases.sweep.services import sweep_run
@@ -22,11 +21,12 @@ from integrations.ehr_fhir.models import SandboxResource
 from integrations.submission.models import PayerLink
 from payers.models import Payer, PayerRule, Plan
 from tests import factories as f
+from tests.integrations.sms_twilio.conftest import AUTH_TOKEN as TOKEN
+from tests.integrations.sms_twilio.conftest import PUBLIC_BASE_URL as BASE
+from tests.integrations.sms_twilio.conftest import sign
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
 FILES = sorted(p for p in CORPUS.glob("*/*") if p.is_file())
-TOKEN = "hostile-corpus-token"
-BASE = "https://pa.example.org"
 SECRET = "hostile-notify-secret"
 ENDPOINTS = {
     "twilio_status": "/integrations/twilio/status",
@@ -131,7 +131,7 @@ def _webhook(client, path):
     url = ENDPOINTS[spec["endpoint"]]
     if spec["endpoint"].startswith("twilio"):
         params = spec["params"]
-        signature = RequestValidator(TOKEN).compute_signature(BASE + url, params)
+        signature = sign(url, params)
         response = client.post(url, params, HTTP_X_TWILIO_SIGNATURE=signature)
     else:
         response = client.post(url, data=json.dumps(spec["params"]), content_type="application/json")
