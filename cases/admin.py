@@ -9,6 +9,7 @@ removed. Patient lists show name and MRN only (minimum necessary).
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from cases.audit.admin import AccessLoggedAdminMixin
 from cases.models import (
     CaseEvent,
     Coverage,
@@ -111,7 +112,8 @@ class CoverageInline(PlanChoicesMixin, admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AccessLoggedAdminMixin, admin.ModelAdmin):
+    audit_patient = "pk"
     # Name and MRN only in lists: no birth date or phone on a page of many patients.
     list_display = ("mrn", "last_name", "first_name", "practice")
     list_filter = ("practice",)
@@ -121,7 +123,8 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Coverage)
-class CoverageAdmin(PlanChoicesMixin, admin.ModelAdmin):
+class CoverageAdmin(AccessLoggedAdminMixin, PlanChoicesMixin, admin.ModelAdmin):
+    audit_patient = "patient_id"
     list_display = ("patient", "payer", "plan", "start", "end")
     list_filter = ("payer",)
     search_fields = ("patient__mrn", "patient__last_name", "member_id")
@@ -130,7 +133,8 @@ class CoverageAdmin(PlanChoicesMixin, admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AccessLoggedAdminMixin, admin.ModelAdmin):
+    audit_patient = "patient_id"
     list_display = (
         "id",
         "code_system",
@@ -184,7 +188,9 @@ class RequirementStatusInline(admin.TabularInline):
 
 
 @admin.register(PriorAuthCase)
-class PriorAuthCaseAdmin(admin.ModelAdmin):
+class PriorAuthCaseAdmin(AccessLoggedAdminMixin, admin.ModelAdmin):
+    audit_patient = "patient_id"
+    audit_case = "pk"
     list_display = (
         "id",
         "patient",
@@ -238,7 +244,9 @@ class PriorAuthCaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(AccessLoggedAdminMixin, admin.ModelAdmin):
+    audit_patient = "case.patient_id"
+    audit_case = "case_id"
     list_display = ("title", "kind", "case", "assignee", "role", "due_at", "done_at")
     list_filter = ("kind", "role", ("done_at", admin.EmptyFieldListFilter))
     search_fields = ("title", "=case__id")
@@ -247,7 +255,9 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(AccessLoggedAdminMixin, admin.ModelAdmin):
+    audit_patient = "case.patient_id"
+    audit_case = "case_id"
     list_display = ("title", "kind", "source", "case", "created_at")
     list_filter = ("kind", "source")
     search_fields = ("title", "=case__id", "ehr_reference")
@@ -256,7 +266,9 @@ class DocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(RequirementStatus)
-class RequirementStatusAdmin(admin.ModelAdmin):
+class RequirementStatusAdmin(AccessLoggedAdminMixin, admin.ModelAdmin):
+    audit_patient = "case.patient_id"
+    audit_case = "case_id"
     list_display = ("case", "requirement", "state", "updated_at")
     list_filter = ("state",)
     search_fields = ("=case__id", "requirement__description")
@@ -265,9 +277,11 @@ class RequirementStatusAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(ReadOnlyAdmin):
+class CaseEventAdmin(AccessLoggedAdminMixin, ReadOnlyAdmin):
     """Read-only: the timeline is append-only."""
 
+    audit_patient = "case.patient_id"
+    audit_case = "case_id"
     list_display = ("created_at", "case", "kind", "from_status", "to_status", "actor", "message")
     list_filter = ("kind", "to_status")
     search_fields = ("=case__id", "message")

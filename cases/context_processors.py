@@ -18,4 +18,5 @@ def staff(request):
         "can_enter_orders": signed_in and can_enter_orders(user),
         "can_view_dashboard": signed_in and can_view_dashboard(user),
         "can_view_authorizations": signed_in and bool(user.practice_id) and role_allows(user, "authorizations"),
+        "can_view_access_log": signed_in and role_allows(user, "audit_log"),
     }

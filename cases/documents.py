@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -28,6 +30,69 @@ def sniff_content_type(head: bytes) -> tuple[str, str] | None:
         if head.startswith(magic):
             return content_type, ext
     return None
+
+
+class DocumentOverLimit(ActionRefused):
+    """A PDF over the page or decoded-size limit (settings DOCUMENT_MAX_PAGES / _DECODED_BYTES)."""
+
+
+def _inflated_size(stream, budget: int) -> int:
+    """Bytes a content stream decodes to, inflating at most `budget` + 1 (a bomb stops there)."""
+    import zlib
+
+    filters = stream.get("/Filter")
+    names = [str(f) for f in filters] if isinstance(filters, list) else [str(filters)] if filters else []
+    raw = stream._data  # the stored (encoded) bytes; get_data() would inflate it all at once
+    if not names:
+        return len(raw)
+    if names == ["/FlateDecode"] and not stream.get("/DecodeParms"):
+        try:
+            return len(zlib.decompressobj().decompress(raw, budget + 1))
+        except zlib.error as exc:
+            raise ValueError("damaged stream") from exc
+    return len(stream.get_data())  # other filters (rare in page contents): pypdf decodes
+
+
+def pdf_check_limits(data: bytes) -> int:
+    """The page count of PDF `data`; DocumentOverLimit when it is over the page or decoded-size limit.
+
+    Cheap first: the page tree's own /Count, then the real page list, then the
+    page contents' decoded size counting each shared stream once (so a page
+    repeated 100 000 times is refused on its count in well under a second,
+    before anything copies it). ValueError when pypdf cannot read it at all.
+    """
+    from pypdf import PdfReader
+    from pypdf.generic import ArrayObject
+
+    max_pages, max_decoded = settings.DOCUMENT_MAX_PAGES, settings.DOCUMENT_MAX_DECODED_BYTES
+    too_many = f"has more than {max_pages} pages: split it and upload the pages the payer needs."
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            return 0  # cannot be read without its password; the packet says so (packet_pdf)
+        declared = reader.trailer["/Root"]["/Pages"].get("/Count", 0)
+        if int(declared) > max_pages or len(reader.pages) > max_pages:
+            raise DocumentOverLimit("The PDF " + too_many)
+        decoded, seen = 0, set()
+        for page in reader.pages:
+            contents = page.get("/Contents")
+            refs = contents if isinstance(contents, ArrayObject) else [contents] if contents is not None else []
+            for ref in refs:
+                key = getattr(ref, "idnum", None) or id(ref)
+                if key in seen:
+                    continue
+                seen.add(key)
+                decoded += _inflated_size(ref.get_object(), max_decoded - decoded)
+                if decoded > max_decoded:
+                    raise DocumentOverLimit(
+                        f"The PDF's pages decode to more than {filesizeformat(max_decoded)}: "
+                        "save a smaller copy (print to PDF) and upload that."
+                    )
+        return len(reader.pages)
+    except DocumentOverLimit:
+        raise
+    except Exception as exc:  # a damaged file: pypdf raises many kinds
+        raise ValueError("damaged PDF") from exc
 
 
 def document_store(
@@ -93,6 +158,12 @@ def document_upload(
         raise ActionRefused("The file's content does not match its type.")
     if requirement_status is not None and requirement_status.case_id != case.pk:
         raise ActionRefused("That requirement belongs to another case.")
+    content = file.read()
+    if content_type == "application/pdf":
+        try:
+            pdf_check_limits(content)
+        except ValueError:
+            pass  # a damaged PDF is kept: the packet lists it as not included, with the reason
     title = (title.strip() or "Uploaded document")[:200]
     with transaction.atomic():
         # The original file name often names the patient: it is not kept.
@@ -101,7 +172,7 @@ def document_upload(
             actor=actor,
             kind=kind if kind in Document.Kind.values else Document.Kind.OTHER,
             title=title,
-            content=file.read(),
+            content=content,
             content_type=content_type,
             name=f"upload{ext}",
             source=Document.Source.UPLOAD,

@@ -1,6 +1,9 @@
 """Forms for the queue filters, the case-page actions and manual order entry."""
 
+import datetime as dt
+
 from django import forms
+from django.utils import timezone
 
 from cases.models import Document, Location, Order, Patient, Provider, Status, Task, User
 from payers.models import Category, CodeSystem, Payer, Plan
@@ -27,6 +30,31 @@ SORTS = [
     ("patient", "Patient name"),
     ("scheduled", "Service date"),
 ]
+
+
+class PlausibleDateField(forms.DateField):
+    """A date inside a range a person could mean: year 0001 or 9999 is a typo or a probe.
+
+    Dates far outside the range overflow datetime arithmetic further on (a 500); the
+    form refuses them with the range in words instead.
+    """
+
+    def __init__(self, *args, earliest=dt.date(2000, 1, 1), latest=dt.date(2100, 12, 31), past_only=False, **kw):
+        super().__init__(*args, **kw)
+        self.earliest, self.latest, self.past_only = earliest, latest, past_only
+
+    def validate(self, value):
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        latest = min(self.latest, timezone.localdate()) if self.past_only else self.latest
+        if not self.earliest <= value <= latest:
+            raise forms.ValidationError(
+                f"Enter a date between {self.earliest.isoformat()} and {latest.isoformat()}.", code="implausible"
+            )
+
+
+BIRTH_EARLIEST = dt.date(1900, 1, 1)
 
 
 class QueueFilterForm(forms.Form):
@@ -100,7 +128,7 @@ class ClinicianInputForm(forms.Form):
     question = forms.CharField(
         label="Question for the clinician", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
     )
-    due = forms.DateField(label="Answer by", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due = PlausibleDateField(label="Answer by", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class ResolveGapForm(forms.Form):
@@ -120,12 +148,12 @@ class OutcomeForm(forms.Form):
     )
     payer_reference = forms.CharField(label="Payer reference / case number", max_length=80, required=False)
     authorization_number = forms.CharField(max_length=50, required=False)
-    effective_start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    effective_end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    effective_start = PlausibleDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    effective_end = PlausibleDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     units_approved = forms.DecimalField(max_digits=8, decimal_places=2, required=False, min_value=0)
     denial_reason_code = forms.CharField(max_length=20, required=False)
     denial_reason_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    appeal_deadline = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    appeal_deadline = PlausibleDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(
         label="Note (for pended: what the payer asked for)",
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -207,7 +235,9 @@ class ManualOrderForm(forms.Form):
     )
     first_name = forms.CharField(max_length=60, required=False)
     last_name = forms.CharField(max_length=60, required=False)
-    birth_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    birth_date = PlausibleDateField(
+        earliest=BIRTH_EARLIEST, past_only=True, required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     mrn = forms.CharField(label="MRN", max_length=40, required=False)
     payer = forms.ModelChoiceField(
         queryset=Payer.objects.filter(active=True),
@@ -234,8 +264,8 @@ class ManualOrderForm(forms.Form):
         help_text="Optional: the practice may ask for a manager's approval only above a cost.",
     )
     priority = forms.ChoiceField(choices=Order.Priority.choices, initial=Order.Priority.ROUTINE)
-    requested_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    scheduled_date = forms.DateField(
+    requested_date = PlausibleDateField(widget=forms.DateInput(attrs={"type": "date"}))
+    scheduled_date = PlausibleDateField(
         label="Scheduled for",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -266,7 +296,7 @@ class ManualOrderForm(forms.Form):
 
 
 class ScheduleForm(forms.Form):
-    scheduled_date = forms.DateField(
+    scheduled_date = PlausibleDateField(
         label="Service date", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 

@@ -50,7 +50,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from cases.detection import coverage_active_for
-from cases.documents import document_store, sniff_content_type
+from cases.documents import DocumentOverLimit, document_store, pdf_check_limits, sniff_content_type
 from cases.models import CaseEvent, Coverage, Document, PriorAuthCase, RequirementStatus, Urgency, User
 from cases.permissions import PACKET_STATUSES
 from cases.reference import case_reference
@@ -240,14 +240,21 @@ def _documents(case: PriorAuthCase, fonts) -> tuple[list[_Part], list[SkippedDoc
     """Each document as a PDF of its own, or the reason it cannot be in the packet."""
     parts, skipped = [], []
     budget = settings.PACKET_MAX_BYTES
+    pages_left = settings.PACKET_MAX_PAGES
     for doc in case.documents.exclude(kind__in=LEFT_OUT_KINDS).order_by("created_at", "pk"):
         try:
             data = _read(doc, budget)
             pdf, pages = _convert(doc, data, fonts)
+            if pages > pages_left:
+                raise _NotIncluded(
+                    f"the packet is at its page limit ({settings.PACKET_MAX_PAGES} pages of documents): "
+                    "send this document separately."
+                )
         except _NotIncluded as exc:
             skipped.append(SkippedDocument(document_id=doc.pk, title=doc.title, reason=str(exc)))
             continue
         budget -= len(data)
+        pages_left -= pages
         parts.append(_Part(document=doc, pdf=pdf, pages=pages))
     return parts, skipped
 
@@ -291,6 +298,14 @@ def _convert(doc: Document, data: bytes, fonts) -> tuple[bytes, int]:
 def _pdf_part(data: bytes) -> tuple[bytes, int]:
     from pypdf import PdfReader, PdfWriter
 
+    try:
+        # Before pypdf copies a single page: a document stored before the limits (or by a
+        # channel) is checked like an upload, so one bad file cannot stall the download.
+        pdf_check_limits(data)
+    except DocumentOverLimit as exc:
+        raise _NotIncluded(str(exc).replace("The PDF ", "the PDF ", 1)) from exc
+    except ValueError as exc:
+        raise _NotIncluded("damaged PDF: it could not be read. Upload a good copy.") from exc
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:

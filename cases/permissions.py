@@ -63,7 +63,16 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     # The authorizations list (approved / partial cases) and the units used against one: who schedules.
     "authorizations": frozenset({R.MANAGER, R.COORDINATOR, R.FRONT_DESK}),
     "units_used": frozenset({R.MANAGER, R.COORDINATOR, R.FRONT_DESK}),
+    # Minimum necessary: the clinical side of a case (diagnoses, summary, documents, requirements
+    # and their evidence, the timeline's notes, the payer's words). The front desk sees the
+    # scheduling facts only (patient, service, dates, authorization number, status).
+    "clinical": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN, R.ADMIN}),
+    # The access log (cases/audit): managers answer the compliance officer's questions.
+    "audit_log": frozenset({R.MANAGER, R.ADMIN}),
 }
+# Who may be handed a case to work (bulk assignment to a person or spread over a role): the
+# roles that hold "assign". A clinician answers tasks, the front desk schedules; neither works the case.
+CASE_WORKER_ROLES = ROLE_ACTIONS["assign"]
 INPUT_STATUSES = frozenset(
     {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}
 )
@@ -95,6 +104,11 @@ def visible_tasks(user):
 def get_task_for_user(request, task_pk: int) -> Task:
     """The task if its case is one this user may see; 404 otherwise."""
     return get_object_or_404(visible_tasks(request.user).select_related("case"), pk=task_pk)
+
+
+def sees_clinical(user) -> bool:
+    """Whether the case page shows this user the clinical side of a case (see ROLE_ACTIONS["clinical"])."""
+    return role_allows(user, "clinical")
 
 
 def can_enter_orders(user) -> bool:

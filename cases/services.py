@@ -124,6 +124,10 @@ def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
     whoever of that role in the actor's practice has the fewest open cases at
     that moment (ties: lowest id). Returns how many cases changed hands.
     """
+    from cases.permissions import CASE_WORKER_ROLES  # permissions imports the summary, which imports this module
+
+    if role and role not in CASE_WORKER_ROLES:
+        raise ActionRefused("Cases can only be spread over the roles that work them (coordinators, managers).")
     cases = list(cases)
     # Refuse before the first write, not halfway through the list.
     if user is not None and any(case.practice_id != user.practice_id for case in cases):

@@ -13,27 +13,32 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, F, Q, Value, When
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from cases import actions, documents, forms, live, services
 from cases.actions import summary_version
 from cases.appeals import APPEALABLE, appeal_letter_draft, case_file_appeal
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_cases
 from cases.facts import case_diagnoses, case_reference_facts
 from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
 from cases.orders import order_schedule_set
 from cases.pagination import queue_page
 from cases.permissions import (
+    CASE_WORKER_ROLES,
     available_actions,
     can_complete_task,
     get_case_for_user,
     get_task_for_user,
     require_role,
     role_allows,
+    sees_clinical,
     visible_tasks,
 )
 from cases.readiness import GATED, case_gate, case_next_step
@@ -68,16 +73,54 @@ def _practice_staff(user):
     )
 
 
+def _case_workers(user):
+    """The people a case may be handed to in bulk: the roles that work cases (permissions.CASE_WORKER_ROLES)."""
+    return _practice_staff(user).filter(groups__name__in=list(CASE_WORKER_ROLES)).distinct()
+
+
+# The queue's search words (patient names, MRNs) travel in a POST body and wait in the
+# server-side session: never in a URL, so never in access logs, browser history or `?next=`.
+QUEUE_SEARCH_KEY = "queue_search"
+# Filters that may be in a URL: ids and choices, no patient data.
+_NOT_IN_URL = ("q", "csrfmiddlewaretoken", "page", "after", "n")
+
+
+def _queue_url(params) -> str:
+    query = params.copy()
+    for key in _NOT_IN_URL:
+        query.pop(key, None)
+    query = query.urlencode()
+    return reverse("cases:queue") + (f"?{query}" if query else "")
+
+
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def queue(request):
+    if request.method == "POST":
+        request.session[QUEUE_SEARCH_KEY] = request.POST.get("q", "").strip()
+        url = _queue_url(request.POST)
+        if not request.htmx:
+            return redirect(url)  # post/redirect/get: the address bar shows the filters only
+        response = _queue_page(request, QueryDict(url.partition("?")[2]))
+        response["HX-Push-Url"] = url
+        return response
+    if "q" in request.GET:
+        # An old bookmark or a hand-typed link: keep the words, drop them from the address.
+        request.session[QUEUE_SEARCH_KEY] = request.GET["q"].strip()
+        return redirect(_queue_url(request.GET))
+    return _queue_page(request, request.GET)
+
+
+def _queue_page(request, query):
     user = request.user
     payers = list(Payer.objects.filter(active=True))
     staff = list(_practice_staff(user)) if role_allows(user, "assign") else []
-    data = request.GET.copy()
+    data = query.copy()
+    data["q"] = request.session.get(QUEUE_SEARCH_KEY, "")
     data.setdefault("view", DEFAULT_VIEW.get(user.primary_role, "all"))
     form = forms.QueueFilterForm(data, payers=payers, practice_id=user.practice_id, staff=staff)
-    form.is_valid()
+    # An invalid filter says so (400, the form's errors above the results) rather than being dropped silently.
+    status = 200 if form.is_valid() else 400
     f = form.cleaned_data
     now = timezone.now()
     today = timezone.localdate()
@@ -123,13 +166,22 @@ def queue(request):
         # Closed cases have no queue key: open ones first in queue order, then the closed, newest first.
         closed_last = Case(When(status__in=list(OPEN_STATUSES), then=Value(0)), default=Value(1))
         ordered = cases.order_by(closed_last, "priority_key", "-created_at", "pk")
-        page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(ordered, PAGE_SIZE).get_page(query.get("page"))
     elif sort == "priority":
-        page = queue_page(cases.prioritized(), request.GET, estimate=unfiltered, per_page=PAGE_SIZE)
+        page = queue_page(cases.prioritized(), query, estimate=unfiltered, per_page=PAGE_SIZE)
     else:
-        page = Paginator(cases.order_by(*SORT_ORDER[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    for key in ("page", "after", "n"):
+        page = Paginator(cases.order_by(*SORT_ORDER[sort]), PAGE_SIZE).get_page(query.get("page"))
+    # One access-log row for the rows this page shows (already loaded: one INSERT, no read).
+    # A search is recorded as a search, with the ids it returned and never the words typed.
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.SEARCH if f.get("q") else AccessLog.Action.VIEW,
+        what="queue search results" if f.get("q") else "queue",
+        cases=list(page),
+        page=page.number,
+    )
+    params = query.copy()
+    for key in _NOT_IN_URL:
         params.pop(key, None)
     others = params.copy()
     others.pop("bucket", None)
@@ -159,7 +211,7 @@ def queue(request):
         "bucket": f.get("bucket") or "",
     }
     template = "cases/_queue_results.html" if request.htmx else "cases/queue.html"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @login_required
@@ -173,12 +225,17 @@ def bulk_assign(request):
     try:
         if not cases:
             raise services.ActionRefused("Select at least one case.")
-        if to.startswith("role:") and to.removeprefix("role:") in ASSIGNABLE_ROLES:
+        if to.startswith("role:"):
+            if to.removeprefix("role:") not in CASE_WORKER_ROLES:
+                raise services.ActionRefused("Cases can only be spread over coordinators or managers.")
             whom = {"role": to.removeprefix("role:")}
         elif to == "none":
             whom = {"user": None}
         elif to.startswith("user:") and to[5:].isdigit():
-            whom = {"user": get_object_or_404(_practice_staff(request.user), pk=int(to[5:]))}
+            worker = _case_workers(request.user).filter(pk=int(to[5:])).first()
+            if worker is None:
+                raise services.ActionRefused("Cases can only be assigned to a coordinator or manager of the practice.")
+            whom = {"user": worker}
         else:
             raise services.ActionRefused("Choose whom to assign to.")
         services.cases_assign_bulk(cases=cases, actor=request.user, **whom)
@@ -323,11 +380,31 @@ def _case_context(request, case: PriorAuthCase) -> dict:
 @require_GET
 def case_detail(request, pk: int):
     case = get_case_for_user(request, pk)
+    if not sees_clinical(request.user):
+        access_log_cases(request=request, action=AccessLog.Action.VIEW, what="case page (scheduling)", cases=[case])
+        return render(request, "cases/detail_scheduling.html", _scheduling_context(request, case))
+    access_log_cases(request=request, action=AccessLog.Action.VIEW, what="case page", cases=[case])
     return render(request, "cases/detail.html", _case_context(request, case))
+
+
+def _scheduling_context(request, case: PriorAuthCase) -> dict:
+    """The front desk's case page: scheduling facts and their own tasks, nothing clinical (minimum necessary)."""
+    user = request.user
+    # Only tasks meant for this person or role: another role's task may quote the payer or a clinician.
+    tasks = case.tasks.open().for_user(user).select_related("assignee")
+    return {
+        "case": case,
+        "tasks": [(t, can_complete_task(user, t)) for t in tasks],
+        "now": timezone.now(),
+        "today": timezone.localdate(),
+    }
 
 
 def _case_response(request, pk: int):
     """After an action: the fragments (htmx) or a redirect to the case page."""
+    if request.htmx and not sees_clinical(request.user):
+        # The fragments carry the clinical side; the scheduling page is reloaded whole instead.
+        return HttpResponseClientRedirect(reverse("cases:detail", args=[pk]))
     if request.htmx:
         case = get_case_for_user(request, pk)
         return render(request, "cases/_case_refresh.html", _case_context(request, case))
@@ -609,9 +686,12 @@ def document_download(request, pk: int, doc_pk: int):
     doc = get_object_or_404(Document, pk=doc_pk, case=case)
     if not doc.file:
         raise Http404("This document is kept in the EHR.")
-    # Downloads are PHI reads that auditlog cannot see: they go on the timeline.
+    # Downloads are PHI reads that auditlog cannot see: they go on the timeline and in the access log.
     services.case_event_add(
         case=case, kind=CaseEvent.Kind.DOCUMENT, actor=request.user, message="Document downloaded", document_id=doc.pk
+    )
+    access_log_cases(
+        request=request, action=AccessLog.Action.DOWNLOAD, what="document", cases=[case], document_id=doc.pk
     )
     ext = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "text/plain": ".txt"}.get(
         doc.content_type, ""
@@ -636,6 +716,7 @@ def case_packet(request, pk: int):
     except (services.ActionRefused, packet_pdf.PacketError) as exc:
         messages.error(request, str(exc))
         return redirect("cases:detail", pk=pk)
+    access_log_cases(request=request, action=AccessLog.Action.DOWNLOAD, what="submission packet", cases=[case])
     response = HttpResponse(packet.content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="case-{case.pk}-packet.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
@@ -687,12 +768,20 @@ def task_inbox(request):
     params.pop("page", None)
     filter_params = params.copy()
     filter_params.pop("tab", None)
+    rows = [(t, can_complete_task(user, t)) for t in page]
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.VIEW,
+        what=f"tasks: {tab}",
+        cases=[t.case for t, _ in rows],
+        page=page.number,
+    )
     return render(
         request,
         "cases/tasks.html",
         {
             "page": page,
-            "rows": [(t, can_complete_task(user, t)) for t in page],
+            "rows": rows,
             "tab": tab,
             "tabs": [(value, label, counts[value]) for value, label in TASK_TABS],
             "form": form,
@@ -710,8 +799,14 @@ def task_complete(request, task_pk: int):
     if not can_complete_task(request.user, task):
         raise PermissionDenied
     note = forms.TaskCompleteForm(request.POST)
-    answer = note.cleaned_data["note"] if note.is_valid() else ""
-    actions.task_complete(task=task, actor=request.user, answer=answer)
+    if not note.is_valid():
+        # Refused whole: completing the task and dropping the answer loses what the person wrote.
+        error = "Not done: " + " ".join(note.errors.get("note", ["the answer could not be read."]))
+        if request.htmx and request.POST.get("from") != "case":
+            return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
+        messages.error(request, error)
+        return _case_response(request, task.case_id) if request.POST.get("from") == "case" else redirect("cases:tasks")
+    actions.task_complete(task=task, actor=request.user, answer=note.cleaned_data["note"])
     messages.success(request, f"Done: {task.title}")
     if request.POST.get("from") == "case":
         return _case_response(request, task.case_id)

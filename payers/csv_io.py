@@ -169,6 +169,17 @@ def _parse_row(line: int, cells: dict[str, str], errors: list[str]) -> _Row | No
 
 def read_rules(text: str) -> list[_Row]:
     """Parse and validate every row; raise `ImportFailed` listing every error (line 1 is the header)."""
+    # PostgreSQL text cannot hold NUL: refused here with its line, not as a database error halfway.
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportFailed([f"line {line}: contains a NUL byte; is this a CSV text file?"])
+    try:
+        return _read_rules(text)
+    except csv.Error as exc:  # e.g. a cell over the csv module's field size limit
+        raise ImportFailed([f"not readable as CSV: {exc}"]) from exc
+
+
+def _read_rules(text: str) -> list[_Row]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = next(reader, None)
     columns = [h.strip() for h in header] if header is not None else None

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "axes",
     "payers",
     "cases",
+    "cases.audit",
     "integrations",
     "integrations.sms_twilio",
     "integrations.ehr_fhir",
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "priorauth.security.SessionLifetimeMiddleware",
     "priorauth.security.MfaRequiredMiddleware",
     "cases.middleware.PracticeTimezoneMiddleware",
+    # PHI pages and downloads: no-store; sign-out: Clear-Site-Data (README "What the app stores where").
+    "cases.middleware.NothingLeftBehindMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -217,6 +220,12 @@ DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", 15 * 1024 * 1024))
 # The submission packet (cases/packet_pdf.py) is built in memory: documents
 # beyond this many bytes in total are listed as not included.
 PACKET_MAX_BYTES = int(os.environ.get("PACKET_MAX_BYTES", 60 * 1024 * 1024))
+# Hostile or runaway PDFs (one page repeated 100 000 times, a decompression bomb): refused at
+# upload and left out of a packet at build. Pages per document and per packet; the decoded size of
+# a document's page contents (what a reader inflates to draw it). See README "Hostile files".
+DOCUMENT_MAX_PAGES = int(os.environ.get("DOCUMENT_MAX_PAGES", 500))
+PACKET_MAX_PAGES = int(os.environ.get("PACKET_MAX_PAGES", 1500))
+DOCUMENT_MAX_DECODED_BYTES = int(os.environ.get("DOCUMENT_MAX_DECODED_BYTES", 200 * 1024 * 1024))
 # DejaVu Sans (Debian: fonts-dejavu-core) is embedded in the packet: PDF core fonts are latin-1 only.
 PACKET_FONT_DIR = Path(os.environ.get("PACKET_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
 

@@ -42,6 +42,7 @@ urlpatterns = [
     path("", include("cases.urls")),
     path("", include("cases.sweep.urls")),
     path("", include("cases.metrics.urls")),
+    path("", include("cases.audit.urls")),
     path("", include("integrations.sms_twilio.urls")),
     path("", include("integrations.ehr_fhir.urls")),
     path("", include("integrations.submission.urls")),

@@ -11,6 +11,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_record
+from cases.forms import PlausibleDateField
 from cases.metrics.charts import hbar
 from cases.metrics.figures import Filters, dashboard_metrics
 from cases.models import Location, Provider
@@ -29,8 +32,8 @@ def csv_safe(value) -> str:
 
 
 class DashboardFilterForm(forms.Form):
-    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = PlausibleDateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = PlausibleDateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
     payer = forms.ModelChoiceField(Payer.objects.all(), required=False, empty_label="All payers")
     category = forms.ChoiceField(choices=[("", "All service lines"), *Category.choices], required=False)
     provider = forms.ModelChoiceField(Provider.objects.none(), required=False, empty_label="All providers")
@@ -129,6 +132,8 @@ def dashboard(request):
         return render(request, "metrics/dashboard.html", {"form": form, "m": None}, status=400)
     m = dashboard_metrics(practice=practice, filters=form.filters())
     if request.GET.get("export") == "csv":
+        # Figures per payer and provider, no patient rows: recorded as an export all the same.
+        access_log_record(request=request, action=AccessLog.Action.EXPORT, what="metrics CSV")
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="pa-metrics-{today.isoformat()}.csv"'
         writer = csv.writer(response)

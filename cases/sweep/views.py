@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_cases
 from cases.models import Role, Task, User
 from cases.permissions import require_role, role_allows
 from cases.sweep.buckets import describe_items
@@ -88,6 +90,13 @@ def sweep_page(request):
         # Bulk approval from the ready bucket (cases:bulk_approve checks each case's gate again).
         can_approve=chosen == Bucket.READY_TO_SUBMIT and role_allows(user, "approve"),
     )
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.VIEW,
+        what=f"sweep: {chosen}",
+        cases=[item.case for item in context["items"]],
+        page=page.number,
+    )
     template = "sweep/_body.html" if request.htmx else "sweep/page.html"
     return render(request, template, context)
 
@@ -110,7 +119,9 @@ def sweep_assign(request, pk: int):
     require_role(request.user, "sweep_assign")
     sweep = get_object_or_404(Sweep, pk=pk, practice_id=request.user.practice_id)
     bucket = request.POST.get("bucket", "")
-    assignee = get_object_or_404(_assignable(request.user.practice_id), pk=request.POST.get("assignee") or 0)
+    raw = request.POST.get("assignee", "")
+    # Not a number is as unknown as someone else's user: 404, not a 500 from the lookup.
+    assignee = get_object_or_404(_assignable(request.user.practice_id), pk=int(raw) if raw.isdigit() else 0)
     if bucket not in Bucket.values:
         raise Http404
     whole_bucket = request.POST.get("scope") == "bucket"

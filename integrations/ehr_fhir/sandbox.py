@@ -35,7 +35,7 @@ def _patient_ref(resource: dict) -> str:
         return f"Patient/{resource['id']}"
     for name in PATIENT_FIELDS:
         ref = (resource.get(name) or {}).get("reference", "") if isinstance(resource.get(name), dict) else ""
-        if ref.startswith("Patient/"):
+        if isinstance(ref, str) and ref.startswith("Patient/"):
             return ref
     for participant in resource.get("participant") or []:  # Appointment
         ref = ((participant or {}).get("actor") or {}).get("reference", "")
@@ -67,11 +67,56 @@ def resource_put(resource: dict) -> SandboxResource:
     return row
 
 
+# A Synthea bundle nests about a dozen levels; deeper is not a FHIR resource.
+MAX_DEPTH = 64
+
+
+def bundle_check(bundle) -> None:
+    """Raise ValueError naming what is wrong when `bundle` is not a loadable Bundle.
+
+    Checked before anything is written, so a malformed file loads nothing: the shape
+    `load_bundle` relies on (entries with a resource of a named type and a short id),
+    nesting depth, and no NUL character (PostgreSQL's jsonb refuses it mid-load).
+    """
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise ValueError("not a FHIR Bundle (a JSON object with resourceType Bundle)")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise ValueError("Bundle.entry is not a list")
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {n} is not an object")
+        resource = entry.get("resource")
+        if resource is None:
+            continue
+        if not isinstance(resource, dict):
+            raise ValueError(f"entry {n}: resource is not an object")
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or not kind.isalpha() or len(kind) > 40:
+            raise ValueError(f"entry {n}: resourceType is missing or not a FHIR type name")
+        rid = resource.get("id", "")
+        if not isinstance(rid, str) or len(rid) > 64:
+            raise ValueError(f"entry {n}: id is not a string of at most 64 characters")
+        if not isinstance(entry.get("fullUrl", ""), str):
+            raise ValueError(f"entry {n}: fullUrl is not a string")
+    stack = [(bundle, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((k, depth) for k in node)
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str) and "\x00" in node:
+            raise ValueError("contains a NUL character")
+
+
 @transaction.atomic
 def load_bundle(bundle: dict) -> int:
     """Load a transaction/batch/collection bundle; urn:uuid references become Type/id."""
-    if bundle.get("resourceType") != "Bundle":
-        raise ValueError("not a FHIR Bundle")
+    bundle_check(bundle)
     entries = [e for e in bundle.get("entry") or [] if isinstance(e.get("resource"), dict)]
     refs = {}
     for e in entries:

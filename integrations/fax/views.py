@@ -13,8 +13,10 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidd
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_cases
 from cases.models import PriorAuthCase
 from cases.permissions import require_role
 from cases.reference import case_ids_in
@@ -76,6 +78,9 @@ def inbox(request):
         .select_related("case__patient")
         .order_by("state", "-received_at")[:200]
     )
+    faxes = list(faxes)
+    matched = [fax.case for fax in faxes if fax.case_id]
+    access_log_cases(request=request, action=AccessLog.Action.VIEW, what="fax inbox", cases=matched, faxes=len(faxes))
     return render(request, "fax/inbox.html", {"faxes": faxes})
 
 
@@ -98,12 +103,21 @@ def _search(user, q: str):
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def detail(request, pk: int):
     fax = _get_fax_for_user(request, pk)
-    form = CaseSearchForm(request.GET or None)
+    # The search (a name, birth date or MRN) is posted: search words never go into a URL.
+    form = CaseSearchForm(request.POST if request.method == "POST" else None)
     results = _search(request.user, form.cleaned_data["q"]) if form.is_valid() else []
     outcome_form = FaxOutcomeForm() if fax.case_id else None
+    shown = ([fax.case] if fax.case_id else []) + results
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.SEARCH if results else AccessLog.Action.VIEW,
+        what="inbound fax",
+        cases=shown,
+        fax_id=fax.pk,
+    )
     return render(
         request, "fax/detail.html", {"fax": fax, "form": form, "results": results, "outcome_form": outcome_form}
     )
@@ -117,6 +131,13 @@ def pdf(request, pk: int):
     if not fax.file:
         raise Http404
     log.info("inbound fax %s viewed by user %s", fax.pk, request.user.pk)
+    access_log_cases(
+        request=request,
+        action=AccessLog.Action.DOWNLOAD,
+        what="inbound fax PDF",
+        cases=[fax.case] if fax.case_id else [],
+        fax_id=fax.pk,
+    )
     return FileResponse(fax.file.open("rb"), content_type="application/pdf", filename=f"fax-{fax.pk}.pdf")
 
 

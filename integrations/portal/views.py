@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cases.actions import case_record_outcome
+from cases.audit.models import AccessLog
+from cases.audit.services import access_log_cases
 from cases.models import PriorAuthCase
 from cases.permissions import get_case_for_user, require_role
 from cases.services import ActionRefused
@@ -30,6 +32,7 @@ def _case_for_guide(request, pk: int) -> PriorAuthCase:
 @require_GET
 def guide(request, pk: int):
     case = _case_for_guide(request, pk)
+    access_log_cases(request=request, action=AccessLog.Action.VIEW, what="portal guide", cases=[case])
     return render(
         request,
         "portal/guide.html",

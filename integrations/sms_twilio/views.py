@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -34,6 +34,18 @@ def _signature_valid(request) -> bool:
     return RequestValidator(config.auth_token).validate(url, request.POST, signature)
 
 
+# Twilio SIDs are 34 characters; the columns hold 64. A longer one is not Twilio's.
+MAX_SID = 64
+
+
+def _sid_or_none(request) -> str | None:
+    """The MessageSid, or None when the request cannot be Twilio's (over-long SID, a NUL in any field)."""
+    sid = request.POST.get("MessageSid", "")
+    if any("\x00" in value for values in request.POST.lists() for value in values[1]):
+        return None  # PostgreSQL text cannot hold it; Twilio never sends it
+    return sid if len(sid) <= MAX_SID else None
+
+
 def _twiml(text: str = "") -> HttpResponse:
     inner = f"<Message>{escape(text)}</Message>" if text else ""
     body = f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
@@ -47,6 +59,8 @@ def status_callback(request):
     if not _signature_valid(request):
         log.warning("twilio status callback with a bad signature rejected")
         return HttpResponseForbidden("invalid signature")
+    if _sid_or_none(request) is None:
+        return HttpResponseBadRequest("MessageSid is longer than a Twilio SID, or a field holds a NUL")
     outcome = delivery_status_record(
         sid=request.POST.get("MessageSid", ""),
         reported=request.POST.get("MessageStatus", ""),
@@ -64,6 +78,8 @@ def inbound(request):
     if not _signature_valid(request):
         log.warning("twilio inbound message with a bad signature rejected")
         return HttpResponseForbidden("invalid signature")
+    if _sid_or_none(request) is None:
+        return HttpResponseBadRequest("MessageSid is longer than a Twilio SID, or a field holds a NUL")
     action, reply = inbound_record(
         message_sid=request.POST.get("MessageSid", ""),
         from_number=request.POST.get("From", ""),

@@ -385,11 +385,12 @@ def test_the_download_reads_a_fixed_number_of_rows(
     for i in range(documents):
         upload(fax_case, pdf_with_pages(f"Record {i}"), f"Record {i}")
     client.force_login(coordinator)
-    # Queries (13): session, user, practice (time zone middleware), the user's groups (role), the case
+    # Queries (14): session, user, practice (time zone middleware), the user's groups (role), the case
     # (one join: practice, patient, order, provider, payer, plan, rule, location, assignee), coverage (+plan),
     # the attesting clinician (+provider), requirements (+requirement, resolved_by), documents, the
-    # timeline event, and the session save (savepoint, update, release). The files are read from storage.
-    with django_assert_max_num_queries(13):
+    # timeline event, the access-log row, and the session save (savepoint, update, release). The files are
+    # read from storage.
+    with django_assert_max_num_queries(14):
         response = client.get(reverse("cases:packet", args=[fax_case.pk]))
     assert pages_of(response.content) == 3 + documents
 

@@ -1,6 +1,7 @@
 """The queue, the case page and the tasks inbox run a constant number of queries."""
 
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -26,8 +27,12 @@ def _seed_cases(practice, provider, payer, n):
 
 
 def _count(client, url, **headers):
+    path, _, posted = url.partition("POST?")
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url, **headers)
+        if posted:  # the queue's search is posted (no search words in URLs)
+            response = client.post(path, QueryDict(posted), **headers)
+        else:
+            response = client.get(url, **headers)
     assert response.status_code == 200
     if headers.get("debug"):
         for q in ctx.captured_queries:
@@ -39,7 +44,7 @@ QUEUE_URLS = [
     ("?view=all&sort=priority", {}),
     ("?view=mine", {}),
     ("?view=needs_me", {}),
-    ("?view=all&q=a&overdue=on&sort=deadline", {"HTTP_HX_REQUEST": "true"}),
+    ("POST?view=all&q=a&overdue=on&sort=deadline", {"HTTP_HX_REQUEST": "true"}),
 ]
 
 
@@ -50,17 +55,21 @@ def test_queue_queries_do_not_grow_with_cases(
     client.force_login(manager)
     _seed_cases(practice, owner_provider, payer, 10)
     small = [_count(client, reverse("cases:queue") + q, **h) for q, h in QUEUE_URLS]
+    session = client.session
+    session.pop("queue_search")  # the search posted last stays on (it is kept in the session) until cleared
+    session.save()
     _seed_cases(practice, owner_provider, payer, 190)
-    # Queries (16): session, user, the user's groups (role), practice (time zone), the background
+    # Queries (17): session, user, the user's groups (role), practice (time zone), the background
     # heartbeat (a manager's "background work is stalled" banner), payers (filter choices), staff
     # (assignee filter / bulk assign), locations, providers (filter choices), the counts per status
     # (one GROUP BY), the planner's row
     # estimate (unfiltered view on PostgreSQL: EXPLAIN; exact count below 5 000), page count,
     # page rows (one join for patient, order,
     # provider, location, payer, plan, rule, assignee, practice), and the session save
-    # (savepoint, update, release: the idle-logoff middleware stamps the person's last request).
+    # (savepoint, update, release: the idle-logoff middleware stamps the person's last request), and the
+    # access-log row for the page's cases (one INSERT).
     for (q, h), before in zip(QUEUE_URLS, small, strict=True):
-        with django_assert_max_num_queries(16):
+        with django_assert_max_num_queries(17):
             assert _count(client, reverse("cases:queue") + q, **h) == before
 
 
@@ -85,9 +94,9 @@ def test_case_page_queries_do_not_grow_with_its_history(
     # (+assignee), requirements (+requirement, resolved_by), documents (+uploader, requirement),
     # EHR write-backs, timeline events (+actor), staff for the assign form, patient texts, the
     # fax section's outbound fax, the patient's coverages (the order names none: member id and group number
-    # for the portal facts), the live poll's version stamp (cases/live.py, one query), and the session save
-    # (savepoint, update, release).
-    with django_assert_max_num_queries(20):
+    # for the portal facts), the live poll's version stamp (cases/live.py, one query), the session save
+    # (savepoint, update, release) and the access-log row (one INSERT).
+    with django_assert_max_num_queries(21):
         assert _count(client, url) == small
 
 
@@ -99,6 +108,6 @@ def test_task_inbox_queries_are_constant(client, coordinator, case, django_asser
     for _ in range(190):
         f.TaskFactory(case=f.CaseFactory(order__practice=case.practice))
     # Queries: session, user, groups, practice, page count, page rows (task + case + patient
-    # + order + payer + assignee), session save (savepoint, update, release).
-    with django_assert_max_num_queries(10):
+    # + order + payer + assignee), session save (savepoint, update, release), the access-log row.
+    with django_assert_max_num_queries(11):
         assert _count(client, reverse("cases:tasks")) == small

@@ -307,6 +307,6 @@ def test_record_admins_are_the_one_read_only_admin():
     odd = [type(a).__name__ for a in records if not isinstance(a, ReadOnlyMixin)]
     assert odd == []
     assert all(not a.has_delete_permission(superuser) for a in records if isinstance(a, ReadOnlyMixin))
-    assert {"CaseEventAdmin", "SubmissionAdmin", "ExchangeAdmin", "PhiAccessLogAdmin"} <= {
+    assert {"CaseEventAdmin", "SubmissionAdmin", "ExchangeAdmin", "PhiAccessLogAdmin", "AccessLogAdmin"} <= {
         type(a).__name__ for a in records
     }

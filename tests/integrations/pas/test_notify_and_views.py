@@ -84,7 +84,7 @@ def test_submission_fragment_access_matrix(
     for user, status in [
         (coordinator, 200),
         (manager, 200),
-        (front_desk, 200),
+        (front_desk, 403),  # minimum necessary: the payer's words are not the front desk's
         (owner_clinician, 200),
         (other_clinician, 404),
         (outsider, 404),

@@ -18,8 +18,10 @@ class Command(BaseCommand):
             raise CommandError("The sandbox EHR is off (SANDBOX_ENABLED).")
         for name in files:
             try:
-                bundle = json.loads(Path(name).read_text())
+                bundle = json.loads(Path(name).read_text(encoding="utf-8"))
                 count = load_bundle(bundle)
-            except (OSError, ValueError) as exc:
-                raise CommandError(f"{name}: {exc}") from exc
+            except RecursionError as exc:
+                raise CommandError(f"{name}: JSON nested too deeply; nothing from this file was loaded") from exc
+            except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                raise CommandError(f"{name}: {exc}; nothing from this file was loaded") from exc
             self.stdout.write(f"{name}: {count} resources loaded")
