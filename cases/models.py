@@ -118,6 +118,11 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+# Who may be handed a case to work (assignment to a person or spread over a role): a clinician answers tasks,
+# the front desk schedules, an admin configures; none of them works the case. permissions.ROLE_ACTIONS["assign"].
+CASE_WORKER_ROLES = frozenset({Role.COORDINATOR, Role.MANAGER})
+
+
 class User(AbstractUser):
     """A staff member of one practice. Roles come from groups."""
 

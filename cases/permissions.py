@@ -18,16 +18,16 @@ only buttons that will work.
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from cases.models import PriorAuthCase, Role, Status, Task
+from cases.models import CASE_WORKER_ROLES, PriorAuthCase, Role, Status, Task
 from cases.summary import EDITABLE_STATUSES as SUMMARY_EDITABLE
-from cases.transitions import AWAITING_PAYER, can_transition
+from cases.transitions import APPROVED_STATUSES, AWAITING_PAYER, can_transition
 
 R = Role
 # Everyone `visible_to` lets see a case (clinicians only their own).
 CASE_VIEWERS = frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN, R.FRONT_DESK, R.ADMIN})
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     # --- actions on one case the user sees (the case page's buttons) ---
-    "assign": frozenset({R.MANAGER, R.COORDINATOR}),
+    "assign": CASE_WORKER_ROLES,  # who works cases may assign them, and only they may be handed one
     "note": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN, R.FRONT_DESK}),
     "upload": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     "resolve_gap": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
@@ -70,9 +70,6 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     # The access log (cases/audit): managers answer the compliance officer's questions.
     "audit_log": frozenset({R.MANAGER, R.ADMIN}),
 }
-# Who may be handed a case to work (bulk assignment to a person or spread over a role): the
-# roles that hold "assign". A clinician answers tasks, the front desk schedules; neither works the case.
-CASE_WORKER_ROLES = ROLE_ACTIONS["assign"]
 INPUT_STATUSES = frozenset(
     {Status.NEW, Status.GATHERING, Status.READY, Status.NEEDS_CLINICIAN, Status.PENDED, Status.DENIED}
 )
@@ -156,7 +153,8 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "record_outcome": case.status in OUTCOME_STATUSES or (ready and submit_queued),
         "escalate": is_open,
         "cancel": can_transition(case, Status.CANCELLED),
-        "schedule": is_open and case.order.scheduled_source != "ehr",
+        # An approved case is where the front desk books the service: its date may be set then too.
+        "schedule": (is_open or case.status in APPROVED_STATUSES) and case.order.scheduled_source != "ehr",
         "appeal": case.status in (Status.DENIED, Status.PARTIALLY_APPROVED),
         "download": True,
         "packet": bool(case.payer_id) and case.status in PACKET_STATUSES,

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from cases.models import CaseEvent, PriorAuthCase, Task, User
+from cases.models import CASE_WORKER_ROLES, CaseEvent, PriorAuthCase, Task, User
 from cases.transitions import OPEN_STATUSES
 
 
@@ -124,8 +124,6 @@ def cases_assign_bulk(*, cases, actor, user=None, role: str = "") -> int:
     whoever of that role in the actor's practice has the fewest open cases at
     that moment (ties: lowest id). Returns how many cases changed hands.
     """
-    from cases.permissions import CASE_WORKER_ROLES  # permissions imports the summary, which imports this module
-
     if role and role not in CASE_WORKER_ROLES:
         raise ActionRefused("Cases can only be spread over the roles that work them (coordinators, managers).")
     cases = list(cases)

@@ -395,6 +395,8 @@ def _scheduling_context(request, case: PriorAuthCase) -> dict:
     return {
         "case": case,
         "tasks": [(t, can_complete_task(user, t)) for t in tasks],
+        "actions": available_actions(user, case, open_task_kinds=set(), has_gaps=False),
+        "next_step": case_next_step(case),
         "now": timezone.now(),
         "today": timezone.localdate(),
     }
@@ -772,7 +774,7 @@ def task_inbox(request):
     access_log_cases(
         request=request,
         action=AccessLog.Action.VIEW,
-        what=f"tasks: {tab}",
+        what="tasks",
         cases=[t.case for t, _ in rows],
         page=page.number,
     )

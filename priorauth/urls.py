@@ -6,7 +6,6 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path, reverse
 from django.utils.http import urlencode
-from django.views.generic import RedirectView
 
 from priorauth import observability, security
 
@@ -36,7 +35,8 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page links; the icon itself is a static SVG.
     path(
         "favicon.ico",
-        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+        # The static URL is looked up per request: under hashed static files it exists only after collectstatic.
+        login_not_required(lambda request: redirect(static("favicon.svg"), permanent=True)),
         name="favicon",
     ),
     path("", include("cases.urls")),

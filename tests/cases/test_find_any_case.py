@@ -68,8 +68,9 @@ def test_queue_search_reaches_closed_cases_and_the_plain_queue_does_not(client, 
     plain = client.get(reverse("cases:queue"), {"view": "all"}).content.decode()
     assert f'id="case-{someone_else.pk}"' in plain
     assert f'id="case-{ruth.pk}"' not in plain
-    # when the coordinator searches the authorization number, as the search box invites
-    found = client.get(reverse("cases:queue"), {"view": "all", "q": "AUTH-99172"}).content.decode()
+    # when the coordinator searches the authorization number, as the search box invites (posted: the words stay
+    # out of the URL)
+    found = client.post(reverse("cases:queue"), {"view": "all", "q": "AUTH-99172"}, follow=True).content.decode()
     # then the approved case is listed, with its status and authorization number
     assert f'id="case-{ruth.pk}"' in found
     assert "Approved" in found and "Auth # AUTH-99172" in found
@@ -78,14 +79,14 @@ def test_queue_search_reaches_closed_cases_and_the_plain_queue_does_not(client, 
 
 def test_a_search_matching_nothing_says_so(client, coordinator, ruth):
     client.force_login(coordinator)
-    page = client.get(reverse("cases:queue"), {"view": "all", "q": "Nobody Here"}).content.decode()
+    page = client.post(reverse("cases:queue"), {"view": "all", "q": "Nobody Here"}, follow=True).content.decode()
     assert "No case, open or closed, matches." in page
 
 
 def test_search_stays_inside_what_the_user_may_see(client, other_clinician, ruth):
     # a clinician who does not own the case does not find it, even by its exact authorization number
     client.force_login(other_clinician)
-    page = client.get(reverse("cases:queue"), {"view": "all", "q": "AUTH-99172"}).content.decode()
+    page = client.post(reverse("cases:queue"), {"view": "all", "q": "AUTH-99172"}, follow=True).content.decode()
     assert f'id="case-{ruth.pk}"' not in page
 
 
@@ -95,6 +96,6 @@ def test_search_from_my_work_finds_a_colleagues_case(client, coordinator, practi
     ruth.save()
     client.force_login(coordinator)
     # when they search its authorization number from their default view
-    page = client.get(reverse("cases:queue"), {"q": "AUTH-99172"}).content.decode()
+    page = client.post(reverse("cases:queue"), {"q": "AUTH-99172"}, follow=True).content.decode()
     # then it is found all the same: a search is not limited to the view
     assert f'id="case-{ruth.pk}"' in page

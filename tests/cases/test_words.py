@@ -206,7 +206,7 @@ def test_queue_bulk_assign_refuses_an_unknown_role_with_a_message(client, manage
     client.force_login(manager)
     response = client.post(reverse("cases:bulk_assign"), {"cases": [case.pk], "to": "role:janitor"}, follow=True)
     assert response.status_code == 200
-    assert "Choose whom to assign to." in _text(response)
+    assert "Cases can only be spread over coordinators or managers." in _text(response)
 
 
 def _sweep_cases(practice, provider):

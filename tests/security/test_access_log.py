@@ -75,8 +75,8 @@ def test_admin_patient_and_case_pages_are_recorded(client, case):
 def test_sign_in_sign_out_and_a_failed_sign_in_are_recorded(client, coordinator):
     coordinator.set_password("right-password-123")
     coordinator.save()
-    client.post("/login/", {"username": "coord", "password": "wrong"}, REMOTE_ADDR="198.51.100.7")
-    client.post("/login/", {"username": "coord", "password": "right-password-123"})
+    client.post("/login/", {"login": "coord", "password": "wrong"}, REMOTE_ADDR="198.51.100.7")
+    client.post("/login/", {"login": "coord", "password": "right-password-123"})
     client.post("/logout/")
     actions = [(r.action, r.username) for r in rows()]
     assert actions == [("login_failed", "coord"), ("login", "coord"), ("logout", "coord")]

@@ -3,8 +3,9 @@
 import pytest
 import time_machine
 
+from cases.actions import task_complete
 from cases.models import Status, Task
-from cases.services import task_complete, task_create
+from cases.services import task_create
 from integrations.ehr_fhir.models import EhrConnection, WriteBack
 from integrations.ehr_fhir.writeback import writeback_send
 from tests import factories as f

@@ -66,11 +66,13 @@ def test_recording(as_user, who, inbox_fax, fax_case, coordinator):
 
     inbound_file(fax=inbox_fax, case=fax_case, actor=coordinator, matched_by=InboundFax.MatchedBy.STAFF)
     response = as_user(who).post(
-        reverse("fax:record", args=[inbox_fax.pk]), {"outcome": "approved", "authorization_number": "A-1"}
+        reverse("fax:record", args=[inbox_fax.pk]),
+        {"outcome": "approved", "authorization_number": "A-1", "effective_start": "2026-03-01"},
     )
     fax_case.refresh_from_db()
     if who in ALLOWED:
-        assert response.status_code == 302 and fax_case.status == Status.APPROVED
+        assert response.status_code == 302, response.content.decode()[-3000:]
+        assert fax_case.status == Status.APPROVED
     else:
         assert response.status_code == _expected(who) and fax_case.status == Status.SUBMITTED
 

@@ -70,7 +70,9 @@ def test_update_answers_the_pend_and_the_payer_decides_it(pended, coordinator, s
     claim = row.claim["claim"]
     assert claim["related"][0]["claim"]["identifier"]["value"] == first.idempotency_key
     added = [i for i in claim["supportingInfo"] if i.get("extension")]
-    assert [i.get("valueString") for i in added] == [None, "Limitation is documented in the note."]
+    # added: the new document, the summary redrafted from it (the draft follows its evidence, cases/readiness.py)
+    # and staff's message
+    assert [i.get("valueString") for i in added] == [None, None, "Limitation is documented in the note."]
     assert [e["document"] for e in Submission.objects.get(pk=update.pk).sent_supporting if "document" in e] == [doc.pk]
     # Polls now ask about the update: queued, then its decision.
     assert case_poll(case_id=pended.pk) == "no change"
