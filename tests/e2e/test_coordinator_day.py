@@ -84,6 +84,8 @@ def test_bulk_approve_from_the_queue(login, page, live_server, screenshot, manag
         order=f.OrderFactory(practice=practice, patient__last_name="Blocked"), payer=payer, status=Status.READY
     )
     f.RequirementStatusFactory(case=blocked)
+    for case in (ready, blocked):
+        f.gate_met(case)  # an attested summary: the gap is what stops the blocked one
     login(manager)
     page.wait_for_selector(f"#case-{ready.pk}")
     page.check(f"#case-{ready.pk} input[name=cases]")
@@ -91,7 +93,7 @@ def test_bulk_approve_from_the_queue(login, page, live_server, screenshot, manag
     page.click("#bulk-approve")
     page.wait_for_selector("text=Approved 1 case for submission.")
     assert page.locator(f"text=Not approved: case {blocked.pk}").is_visible()
-    assert page.locator("text=1 documentation gap(s) open").first.is_visible()
+    assert page.locator("text=Close 1 documentation gap").first.is_visible()
     # the approved case's next step is now the submission itself
     page.wait_for_selector(f"#case-{ready.pk} >> text=Submit to payer")
     assert "Manager approval" in page.inner_text(f"#case-{blocked.pk}")

@@ -2,6 +2,7 @@
 shows, and nothing of a patient in the page's storage after sign-out (issue 18 item 5)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from cases.models import Status
 from tests import factories as f
@@ -39,10 +40,10 @@ def test_no_patient_data_in_urls_or_storage(login, page, live_server, manager, p
     page.wait_for_selector(f"#case-{quintero.pk}")
     # when they search by name, then by MRN (htmx swaps the results in place)
     page.fill("#id_q", "Quintero")
-    page.wait_for_function("!document.querySelector('#queue-results').innerText.includes('Baker')")
+    expect(page.locator("#queue-results")).not_to_contain_text("Baker")  # not wait_for_function: the CSP refuses eval
     seen.append(page.url)
     page.fill("#id_q", patients[1].patient.mrn)
-    page.wait_for_function("!document.querySelector('#queue-results').innerText.includes('Quintero')")
+    expect(page.locator("#queue-results")).not_to_contain_text("Quintero")
     seen.append(page.url)
     # … open the case, go back, and walk the other pages
     page.fill("#id_q", "")
