@@ -6,10 +6,11 @@ whole cluster are SIGKILLed at random; then the invariants are checked (docs/rel
 Creates a throwaway database (BENCH_DATABASE_NAME, default fault_soak_tmp), serves the app (and so the
 sandbox payer and sandbox EHR) with runserver on a free loopback port, and runs `manage.py qsupervise`
 (2 workers) on it with the real every-minute schedules. A thread submits a case every SOAK_CASE_EVERY
-seconds (default 6) to a sandbox payer that answers slowly (30 % of calls take 3 s), decides some at
-once and some after 20 s (found by the one-minute polls), with 5 % of calls answered 503. Every
-SOAK_KILL_EVERY seconds (default 30, jittered) one kill: a *busy* worker (one with an open connection
-to the payer/EHR web server at that moment), an *idle* worker, or the whole cluster's process group.
+seconds (default 6) to a sandbox payer that answers slowly (30 % of calls take 3 s) and decides 20 s
+after receipt (found by the one-minute polls), with 5 % of calls answered 503; EHR write-backs go
+through a relay and texts to a carrier speaking Twilio's API, both answering after 1 s. Every
+SOAK_KILL_EVERY seconds (default 30, jittered) one kill: a *busy* worker (one inside a call to the
+payer, the EHR or the carrier at that moment), an *idle* worker, or the whole cluster's process group.
 After each kill a marker task is enqueued and the time until it runs is the recovery time. At the end
 the run drains (no more kills or cases) until every case has its decision and nothing is left
 mid-flight (at most SOAK_DRAIN_MINUTES, default 8), then prints a JSON report: kills by kind, events,
@@ -80,40 +81,6 @@ def db_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def open_sockets_to(pid: int, port: int) -> bool:
-    """Whether process `pid` has an established TCP connection to 127.0.0.1:`port` (a call in flight)."""
-    try:
-        inodes = {
-            os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
-            for fd in os.listdir(f"/proc/{pid}/fd")
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
-        }
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            cols = line.split()
-            remote, state, inode = cols[2], cols[3], cols[9]
-            if state == "01" and inode in inodes and int(remote.rsplit(":", 1)[1], 16) == port:
-                return True
-    return False
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 class Cluster:
     """`manage.py qsupervise` with its log (the cluster's own lines name the worker pids)."""
 
@@ -148,6 +115,8 @@ class Cluster:
         return [int(p) for p in re.findall(r"qcluster started \(pid (\d+)\)", self.text())]
 
     def workers(self) -> list[int]:
+        from tests.faults.procs import alive
+
         text = self.text()
         newest = text.rfind("qcluster started")
         return [int(p) for p in re.findall(r"ready for work at (\d+)", text[newest:]) if alive(int(p))]
@@ -171,14 +140,16 @@ class Cluster:
 def main() -> int:
     from django_q.tasks import async_task
 
+    from integrations.ehr_fhir.models import EhrConnection
     from integrations.submission.liveness import HEARTBEAT_TASK
     from integrations.submission.models import Heartbeat
     from integrations.submission.services import submission_request
     from tests import factories as f
+    from tests.faults.peers import Carrier, Relay
+    from tests.faults.procs import connected_to, running
     from tests.faults.world import (
         events_per_case,
         invariant_breaches,
-        sent_texts,
         stuck_rows,
         world_add_case,
         world_build,
@@ -186,7 +157,6 @@ def main() -> int:
 
     old = setup_databases(verbosity=0, interactive=False)
     work = Path(tempfile.mkdtemp(prefix="fault_soak_"))
-    console = work / "texts.jsonl"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -196,8 +166,10 @@ def main() -> int:
         "Q_SYNC": "0",
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "plain",
-        "SMS_BACKEND": "console",
-        "SMS_CONSOLE_FILE": str(console),
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": "ACsoak",
+        "TWILIO_AUTH_TOKEN": "soak",
+        "TWILIO_FROM_NUMBER": "+15555550199",
         "PUBLIC_BASE_URL": base,
         "CONN_MAX_AGE": "60",
     }
@@ -209,6 +181,10 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
     )
     cluster = None
+    # Texts to a carrier speaking Twilio's API, EHR writes through a relay: both answer after 1 s.
+    carrier = Carrier(delay=1.0)
+    env["TWILIO_API_BASE_URL"] = carrier.url
+    relay = Relay(base, delay=1.0)
     try:
         for _ in range(150):
             try:
@@ -227,6 +203,7 @@ def main() -> int:
             timeout_rate=0.3,
             timeout_seconds=3,  # slow, not hung: the client's read timeout is 30 s
         )
+        EhrConnection.objects.filter(practice=world.practice).update(base_url=f"{relay.url}/sandbox/ehr/fhir/")
         actor = f.UserFactory(practice=world.practice, roles=["coordinator"])
         cluster = Cluster(env, work / "qsupervise.log")
         started = time.monotonic()
@@ -251,6 +228,8 @@ def main() -> int:
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
         kills: Counter = Counter()
+        busy_in: Counter = Counter()
+        peers = {port, relay.port, carrier.port}
         recoveries: list[float] = []
         i = 0
         while time.monotonic() < end:
@@ -261,16 +240,17 @@ def main() -> int:
             if kind == "busy":
                 deadline = time.monotonic() + 10
                 while target is None and time.monotonic() < deadline:
-                    busy = [p for p in cluster.workers() if open_sockets_to(p, port)]
+                    busy = [p for p in cluster.workers() if running(p) and connected_to(p, peers)]
                     target = busy[0] if busy else None
                     time.sleep(0.1)
                 if target is None:
                     kind = "idle"
             if kind == "idle":
-                idle = [p for p in cluster.workers() if not open_sockets_to(p, port)]
+                idle = [p for p in cluster.workers() if not running(p)]
                 target = random.choice(idle) if idle else None
                 if target is None:
                     continue
+            task = running(target).rsplit(".", 1)[-1] if target else ""
             killed_at = timezone.now()
             t0 = time.monotonic()
             try:
@@ -281,6 +261,8 @@ def main() -> int:
             except ProcessLookupError:
                 continue
             kills[kind] += 1
+            if kind == "busy":
+                busy_in[task] += 1
             marker = f"soak-{i}"
             async_task(HEARTBEAT_TASK, marker)
             while not Heartbeat.objects.filter(name=marker, beat_at__gte=killed_at).exists():
@@ -288,23 +270,24 @@ def main() -> int:
                     break
                 time.sleep(0.5)
             recoveries.append(round(time.monotonic() - t0, 1))
-            print(f"kill {i}: {kind} -> new work ran after {recoveries[-1]} s", flush=True)
+            print(f"kill {i}: {kind} {task} -> new work ran after {recoveries[-1]} s", flush=True)
         flowing.clear()
         feeder.join(timeout=60)
         drain_start = time.monotonic()
         while time.monotonic() - drain_start < DRAIN_MINUTES * 60:
             pending = stuck_rows(case_ids, now=timezone.now()) or invariant_breaches(
-                case_ids, texts_at_carrier=sent_texts(console), final=True
+                case_ids, texts_at_carrier=carrier.texts(), final=True
             )
             if not pending:
                 break
             time.sleep(10)
-        breaches = invariant_breaches(case_ids, texts_at_carrier=sent_texts(console), final=True)
+        breaches = invariant_breaches(case_ids, texts_at_carrier=carrier.texts(), final=True)
         report = {
             "minutes": MINUTES,
             "cases": len(case_ids),
             "kills": dict(kills),
             "kills_total": sum(kills.values()),
+            "busy_kills_by_task": dict(busy_in),
             "events": events_per_case(case_ids),
             "cluster_restarts": len(cluster.cluster_pids()) - 1,
             "recovery_seconds": {
@@ -322,6 +305,8 @@ def main() -> int:
     finally:
         if cluster is not None:
             cluster.stop()
+        carrier.close()
+        relay.close()
         web.terminate()
         try:
             web.wait(timeout=10)

@@ -237,6 +237,8 @@ SUBMISSION_SENDING_STALE_SECONDS = int(os.environ.get("SUBMISSION_SENDING_STALE_
 POLL_LEASE_SECONDS = int(os.environ.get("POLL_LEASE_SECONDS", 600))
 SMS_CLAIM_GRACE_SECONDS = int(os.environ.get("SMS_CLAIM_GRACE_SECONDS", 120))
 BREAKER_HALF_OPEN_LIMIT_SECONDS = int(os.environ.get("BREAKER_HALF_OPEN_LIMIT_SECONDS", 180))
+# The payer breaker's first cool-down; each reopening doubles it (capped at 30 min).
+BREAKER_COOLDOWN_BASE_SECONDS = int(os.environ.get("BREAKER_COOLDOWN_BASE_SECONDS", 60))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

@@ -42,7 +42,7 @@ def payer_link(payer) -> PayerLink:
 
 
 def _cooldown(times_opened: int) -> timedelta:
-    return min(BREAKER_COOLDOWN_CAP, timedelta(minutes=1) * (2**times_opened))
+    return min(BREAKER_COOLDOWN_CAP, timedelta(seconds=settings.BREAKER_COOLDOWN_BASE_SECONDS) * (2**times_opened))
 
 
 def paused_payers(now):

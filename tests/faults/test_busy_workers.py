@@ -18,7 +18,8 @@ from django.utils import timezone
 from cases.models import PriorAuthCase, Status
 from integrations.submission.services import submission_request
 from tests import factories as f
-from tests.faults.conftest import SUPERVISE, alive, connected_to, running
+from tests.faults.conftest import SUPERVISE
+from tests.faults.procs import alive, connected_to, running
 from tests.faults.world import invariant_breaches, stuck_rows, world_add_case
 
 # Which task a killed worker was inside, by the peer it was talking to.
