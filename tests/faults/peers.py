@@ -87,10 +87,12 @@ class Carrier(_Server):
 
 class Relay(_Server):
     """Forwards every request to `target` at once, then holds the answer `delay` seconds: a worker killed
-    meanwhile has had its write done and lost the answer."""
+    meanwhile has had its write done and lost the answer. With `slow_paths`, only requests whose path
+    contains one of them are held (e.g. a payer's `$inquire`, not its `$submit`)."""
 
-    def __init__(self, target: str, delay: float = 0.0):
+    def __init__(self, target: str, delay: float = 0.0, slow_paths: tuple[str, ...] = ()):
         self.delay = delay
+        self.slow_paths = slow_paths
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,7 +100,8 @@ class Relay(_Server):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 answer = requests.request(self.command, target + self.path, data=body, headers=headers, timeout=30)
-                time.sleep(relay.delay)
+                if not relay.slow_paths or any(p in self.path for p in relay.slow_paths):
+                    time.sleep(relay.delay)
                 _reply(self, answer.status_code, answer.content, answer.headers.get("Content-Type", "application/json"))
 
             do_GET = do_POST = do_PUT = _forward
