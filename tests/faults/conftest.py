@@ -98,15 +98,15 @@ def supervised(postgres_only, tmp_path):
 
 # How long work a dead worker left behind waits before it is taken again, shortened so recovery is
 # seen in seconds (production in brackets: docs/reliability.md). Each still exceeds the longest a live
-# worker holds that work: an 8 s payer read inside a 15 s task.
+# worker holds that work: a 5 s connect + 6 s payer read inside a 15 s task.
 FAULT_ENV = {
     "Q_TIMEOUT": "15",  # [120]
     "Q_RETRY": "20",  # [300]
-    "PAS_READ_TIMEOUT_SECONDS": "8",  # [30]
+    "PAS_READ_TIMEOUT_SECONDS": "6",  # [30]
     "SUBMISSION_SENDING_STALE_SECONDS": "20",  # [300]
     "POLL_LEASE_SECONDS": "20",  # [600]
     "SMS_CLAIM_GRACE_SECONDS": "15",  # [120]
-    "BREAKER_HALF_OPEN_LIMIT_SECONDS": "20",  # [180]
+    "BREAKER_HALF_OPEN_LIMIT_SECONDS": "12",  # [180]
     "BREAKER_COOLDOWN_BASE_SECONDS": "5",  # [60]
 }
 # The every-minute schedules (outbox retries and reclaims, due polls) run every TICK seconds instead:

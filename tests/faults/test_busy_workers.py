@@ -34,6 +34,9 @@ KILLED_IN = {
 # this loaded two-core machine.
 RECOVERY = 90
 
+# The fault group: a real cluster on PostgreSQL; `-m faults` runs only it, `-m 'not faults'` skips it.
+pytestmark = pytest.mark.faults
+
 
 def _pull_polls_forward():
     # The payer's poll cadence (1 min) compressed: a submitted case waiting for its first regular

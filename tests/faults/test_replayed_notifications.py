@@ -23,6 +23,9 @@ from tests import factories as f
 from tests.faults.conftest import SUPERVISE
 from tests.faults.world import invariant_breaches, world_add_case
 
+# The fault group: a real cluster on PostgreSQL; `-m faults` runs only it, `-m 'not faults'` skips it.
+pytestmark = pytest.mark.faults
+
 TIMES = 5
 SECRET = "notify-secret-for-the-fault-tests"
 
@@ -78,6 +81,7 @@ def test_a_pas_notification_and_a_status_callback_replayed_at_once_apply_once(
     # Given a case submitted on a supervised cluster, still undecided at the payer, and not due for a poll
     world.sandbox.decision_delay_seconds = 3600
     world.sandbox.save()
+    world.relay.delay = world.carrier.delay = 0
     PayerLink.objects.filter(payer=world.payer).update(notify_secret=SECRET)
     cluster = supervised(*SUPERVISE, env=world.env)
     cluster.wait_for(lambda: len(cluster.worker_pids()) >= 2, 90, "workers")

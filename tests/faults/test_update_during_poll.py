@@ -20,14 +20,18 @@ from tests.faults.peers import Relay
 from tests.faults.procs import alive, connected_to, running
 from tests.faults.world import world_add_case
 
+# The fault group: a real cluster on PostgreSQL; `-m faults` runs only it, `-m 'not faults'` skips it.
+pytestmark = pytest.mark.faults
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pended_answer_to_a_poll_overtaken_by_an_update_is_not_applied(world, live_server, supervised, ticking):
     # Given a case the payer pended (on receipt), on a supervised cluster; the payer's $inquire answers
-    # are held 6 s on the way back (its $submit answers are not)
+    # are held 4 s on the way back (its $submit answers are not)
     world.sandbox.approve_weight, world.sandbox.pend_weight = 0, 1
     world.sandbox.save()
-    relay = Relay(live_server.url, delay=6.0, slow_paths=("$inquire",))
+    world.relay.delay = world.carrier.delay = 0
+    relay = Relay(live_server.url, delay=4.0, slow_paths=("$inquire",))
     world.payer.fhir_base_url = f"{relay.url}/sandbox/payer/{world.sandbox.slug}/fhir"
     world.payer.save()
     cluster = supervised(*SUPERVISE, env=world.env)
