@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 import requests
 from django.utils import timezone
-from twilio.request_validator import RequestValidator
 
 from cases.models import CaseEvent, PriorAuthCase, Status
 from integrations.ehr_fhir.models import WriteBack
@@ -22,6 +21,7 @@ from integrations.submission.services import submission_request
 from tests import factories as f
 from tests.faults.conftest import SUPERVISE
 from tests.faults.world import invariant_breaches, world_add_case
+from tests.integrations.sms_twilio.conftest import sign
 
 # The fault group: a real cluster on PostgreSQL; `-m faults` runs only it, `-m 'not faults'` skips it.
 pytestmark = pytest.mark.faults
@@ -125,9 +125,10 @@ def test_a_pas_notification_and_a_status_callback_replayed_at_once_apply_once(
     for name in ("SMS_BACKEND", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
         monkeypatch.setenv(name, world.env[name])
     settings.PUBLIC_BASE_URL = live_server.url
-    url = f"{live_server.url}/integrations/twilio/status?ob={message.idempotency_key}"
+    path = f"/integrations/twilio/status?ob={message.idempotency_key}"
+    url = live_server.url + path
     form = {"MessageSid": message.twilio_sid, "MessageStatus": "delivered", "To": case.patient.mobile_phone}
-    signature = RequestValidator(world.env["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
+    signature = sign(path, form, token=world.env["TWILIO_AUTH_TOKEN"], base=live_server.url)
     codes = at_once(TIMES, lambda: requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=30))
     # Then it is recorded and applied once: one status event, one timeline line
     assert codes == [204] * TIMES
