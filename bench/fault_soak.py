@@ -229,19 +229,28 @@ def main() -> int:
         feeder.start()
         kills: Counter = Counter()
         busy_in: Counter = Counter()
-        peers = {port, relay.port, carrier.port}
+        # A worker is inside a call when connected to the peer its task calls (a connection to another
+        # may be a pooled keep-alive left from an earlier task).
+        peers = {
+            "integrations.submission.tasks.submit": port,
+            "integrations.submission.tasks.poll_case": port,
+            "integrations.ehr_fhir.tasks.write_back": relay.port,
+            "integrations.sms_twilio.tasks.send_message": carrier.port,
+        }
         recoveries: list[float] = []
         i = 0
         while time.monotonic() < end:
             time.sleep(random.uniform(KILL_EVERY / 2, KILL_EVERY * 1.5))
             i += 1
             kind = random.choices(["busy", "idle", "cluster"], weights=[2, 1, 1])[0]
-            target = None
+            target, task = None, ""
             if kind == "busy":
                 deadline = time.monotonic() + 10
                 while target is None and time.monotonic() < deadline:
-                    busy = [p for p in cluster.workers() if running(p) and connected_to(p, peers)]
-                    target = busy[0] if busy else None
+                    tasks = [(p, running(p)) for p in cluster.workers()]
+                    busy = [(p, t) for p, t in tasks if connected_to(p, {peers.get(t, 0)})]
+                    if busy:
+                        target, task = busy[0][0], busy[0][1].rsplit(".", 1)[-1]
                     time.sleep(0.1)
                 if target is None:
                     kind = "idle"
@@ -250,7 +259,6 @@ def main() -> int:
                 target = random.choice(idle) if idle else None
                 if target is None:
                     continue
-            task = running(target).rsplit(".", 1)[-1] if target else ""
             killed_at = timezone.now()
             t0 = time.monotonic()
             try:
