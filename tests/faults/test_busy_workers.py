@@ -55,6 +55,8 @@ def test_workers_killed_inside_every_kind_of_task_leave_one_of_everything(world,
     world.sandbox.approve_weight, world.sandbox.partial_weight, world.sandbox.deny_weight = 2, 1, 1
     world.sandbox.decision_delay_seconds = 5
     world.sandbox.save()
+    # A text is the shortest call of the four: the carrier holds its answer longest, so it can be caught.
+    world.carrier.delay = 5.0
     cluster = supervised(*SUPERVISE, env=world.env)
     cluster.wait_for(lambda: len(cluster.worker_pids()) >= 2, 90, "workers")
     ticking()
