@@ -293,8 +293,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": "priorauth",
     "workers": int(os.environ.get("Q_WORKERS", 2)),
-    "timeout": 120,
-    "retry": 300,
+    "timeout": int(os.environ.get("Q_TIMEOUT", 120)),
+    "retry": int(os.environ.get("Q_RETRY", 300)),
     "max_attempts": 3,
     "ack_failures": True,
     "catch_up": False,
@@ -302,11 +302,23 @@ Q_CLUSTER = {
     "label": "Background tasks",
     "sync": env_bool("Q_SYNC", False),
 }
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_RETRY must exceed Q_TIMEOUT, or a task still running is handed out again.")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 1
+
+# How long work a dead worker left behind waits before it is taken again (docs/reliability.md). Each
+# must exceed the longest a live worker can take over it (HTTP timeouts inside the task timeout); the
+# fault tests and bench/fault_soak.py shorten them (with Q_TIMEOUT/Q_RETRY) to see recovery quickly.
+SUBMISSION_SENDING_STALE_SECONDS = int(os.environ.get("SUBMISSION_SENDING_STALE_SECONDS", 300))
+POLL_LEASE_SECONDS = int(os.environ.get("POLL_LEASE_SECONDS", 600))
+SMS_CLAIM_GRACE_SECONDS = int(os.environ.get("SMS_CLAIM_GRACE_SECONDS", 120))
+BREAKER_HALF_OPEN_LIMIT_SECONDS = int(os.environ.get("BREAKER_HALF_OPEN_LIMIT_SECONDS", 180))
+# The payer breaker's first cool-down; each reopening doubles it (capped at 30 min).
+BREAKER_COOLDOWN_BASE_SECONDS = int(os.environ.get("BREAKER_COOLDOWN_BASE_SECONDS", 60))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

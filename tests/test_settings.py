@@ -186,3 +186,11 @@ def test_production_refuses_a_public_base_url_that_is_not_https():
     code, output = _run(PRODUCTION="1", SECRET_KEY=STRONG_KEY, PUBLIC_BASE_URL="http://pa.example.org")
     assert code != 0
     assert "ImproperlyConfigured" in output and "PUBLIC_BASE_URL" in output
+
+
+def test_a_task_retry_not_longer_than_the_task_timeout_is_refused():
+    # A task still running would be handed out again (django-q2's `retry` is redelivery, not a retry).
+    code, output = _run(Q_TIMEOUT="60", Q_RETRY="60")
+    assert code != 0
+    assert "ImproperlyConfigured" in output and "Q_RETRY must exceed Q_TIMEOUT" in output
+    assert _run(Q_TIMEOUT="15", Q_RETRY="20")[0] == 0

@@ -363,7 +363,9 @@ def notification_receive(*, payer_id: int, payload) -> tuple[int, dict]:
     woken, waiting = [], 0
     with transaction.atomic():
         for case in PriorAuthCase.objects.filter(pk__in=case_ids, status__in=AWAITING).select_for_update(of=("self",)):
-            if case.next_poll_at is not None and case.next_poll_at <= now:
+            # The clock is read after the row lock: a replay that waited here for a concurrent copy of
+            # itself sees that copy's wake (next_poll_at = its `now`, later than ours) as already due.
+            if case.next_poll_at is not None and case.next_poll_at <= timezone.now():
                 waiting += 1  # already due: a check is coming (a replay, or the poller got there first)
                 continue
             PriorAuthCase.objects.filter(pk=case.pk).update(next_poll_at=now)

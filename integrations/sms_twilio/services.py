@@ -20,6 +20,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,7 +51,7 @@ TRANSITION_TEMPLATES = {
     Status.DENIED: TemplateKind.DENIED,
 }
 MAX_ATTEMPTS = 6
-CLAIM_GRACE = timedelta(minutes=2)
+CLAIM_GRACE = timedelta(seconds=settings.SMS_CLAIM_GRACE_SECONDS)  # 2 min
 TEXTS = Outbox(
     model=OutboundMessage,
     state_field="delivery_state",

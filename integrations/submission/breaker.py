@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,7 +27,7 @@ BREAKER_THRESHOLD = 5  # consecutive transient failures that open a payer's brea
 BREAKER_COOLDOWN_CAP = timedelta(minutes=30)
 # A probe is a single payer call: 5 s connect + 30 s read (settings.PAS_*_TIMEOUT_SECONDS) inside a
 # task with a 120 s timeout. No outcome after this long means its worker is gone.
-HALF_OPEN_LIMIT = timedelta(minutes=3)
+HALF_OPEN_LIMIT = timedelta(seconds=settings.BREAKER_HALF_OPEN_LIMIT_SECONDS)  # 3 min
 
 
 def counts_against_breaker(exc: IntegrationError) -> bool:
@@ -41,7 +42,7 @@ def payer_link(payer) -> PayerLink:
 
 
 def _cooldown(times_opened: int) -> timedelta:
-    return min(BREAKER_COOLDOWN_CAP, timedelta(minutes=1) * (2**times_opened))
+    return min(BREAKER_COOLDOWN_CAP, timedelta(seconds=settings.BREAKER_COOLDOWN_BASE_SECONDS) * (2**times_opened))
 
 
 def paused_payers(now):

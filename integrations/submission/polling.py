@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -33,7 +34,7 @@ from integrations.submission.models import CaseTracking
 from integrations.submission.services import last_accepted
 
 # A claimed case is not claimed again for this long; the poll task sets the real next time.
-POLL_LEASE = timedelta(minutes=10)
+POLL_LEASE = timedelta(seconds=settings.POLL_LEASE_SECONDS)  # 10 min
 
 
 def poll_claim_due(*, now=None, limit: int = 500) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -45,7 +46,7 @@ from integrations.submission.models import IN_FLIGHT, CaseTracking, Submission
 # stall and deadline escalations put a person on a case that waits too long.
 SUBMIT_MAX_ATTEMPTS = 6
 # A SENDING submission older than this was abandoned by a dead worker (> HTTP timeouts + task timeout).
-SENDING_STALE_AFTER = timedelta(minutes=5)
+SENDING_STALE_AFTER = timedelta(seconds=settings.SUBMISSION_SENDING_STALE_SECONDS)  # 5 min
 SUBMISSIONS = Outbox(
     model=Submission,
     due_states=(Submission.State.QUEUED, Submission.State.RETRY),

@@ -16,6 +16,9 @@ from django.utils import timezone
 from integrations.submission.liveness import HEARTBEAT_TASK
 from integrations.submission.models import Heartbeat
 
+# The fault group: a real cluster on PostgreSQL; `-m faults` runs only it, `-m 'not faults'` skips it.
+pytestmark = pytest.mark.faults
+
 STALE_AFTER = 20  # seconds; production uses 180
 # Startup of a new cluster on this loaded two-core machine (Django import, workers forking).
 START_MARGIN = 40
