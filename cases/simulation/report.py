@@ -165,17 +165,15 @@ ROWS = (
 )
 
 
-def text_report(pairs: list[tuple[dict, dict]]) -> str:
-    lines = []
-    for auto, manual in pairs:
-        lines.append(
-            f"Seed {auto['seed']}: {auto['providers']} providers x {auto['days']} days, {auto['orders']} orders"
-        )
-        lines.append(f"  {'':52} {'automated':>12} {'by hand':>12}")
-        for key, label in ROWS:
-            lines.append(f"  {label:52} {auto[key]!s:>12} {manual[key]!s:>12}")
-        lines.append("")
-    return "\n".join(lines)
+def text_report(results: list[dict]) -> str:
+    """The figures as a table, one column per run (automated and by hand side by side when both ran)."""
+    first = results[0]
+    lines = [f"Seed {first['seed']}: {first['providers']} providers x {first['days']} days, {first['orders']} orders"]
+    names = {"automated": "automated", "manual": "by hand"}
+    lines.append(f"  {'':52}" + "".join(f" {names[r['mode']]:>12}" for r in results))
+    for key, label in ROWS:
+        lines.append(f"  {label:52}" + "".join(f" {r[key]!s:>12}" for r in results))
+    return "\n".join(lines) + "\n"
 
 
 # --- stored runs ---------------------------------------------------------------------------------------
@@ -185,39 +183,43 @@ def runs_dir() -> Path:
     return Path(settings.MEDIA_ROOT) / RUNS_DIR
 
 
-def store(pair: tuple[dict, dict], *, elapsed_seconds: float) -> Path:
-    """Keep one seed's pair of runs as a JSON file under MEDIA_ROOT/simulations/ (no PHI: synthetic only)."""
-    auto, manual = pair
+def store(result: dict, *, elapsed_seconds: float) -> Path:
+    """Keep one run's figures as a JSON file under MEDIA_ROOT/simulations/ (synthetic data only, no PHI)."""
     directory = runs_dir()
     directory.mkdir(parents=True, exist_ok=True)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
-    path = directory / f"{stamp}-seed{auto['seed']}-{auto['providers']}p{auto['days']}d.json"
-    payload = {
-        "stored_at": timezone.now().isoformat(),
-        "elapsed_seconds": round(elapsed_seconds, 1),
-        "automated": auto,
-        "manual": manual,
-    }
+    mode = "manual" if result["mode"] == "manual" else "auto"
+    path = directory / f"{stamp}-seed{result['seed']}-{result['providers']}p{result['days']}d-{mode}.json"
+    payload = {**result, "stored_at": timezone.now().isoformat(), "elapsed_seconds": round(elapsed_seconds, 1)}
     path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     return path
 
 
-def latest(limit: int = 5) -> list[dict]:
-    """The newest stored runs, newest first; files that do not read as a run are skipped."""
+def latest_pairs(limit: int = 5) -> list[dict]:
+    """The newest stored comparisons, newest first: for each seed and size, its newest automated run
+    beside its newest manual one (a side missing is None). Files that do not read as a run are skipped."""
     directory = runs_dir()
     if not directory.is_dir():
         return []
-    found = []
-    for path in sorted(directory.glob("*.json"), reverse=True)[: limit * 3]:
+    pairs: dict[tuple, dict] = {}
+    for path in sorted(directory.glob("*.json"), reverse=True)[:200]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            data["automated"]["seed"], data["manual"]["seed"]  # noqa: B018 - shape check
+            key = (int(data["seed"]), int(data["providers"]), int(data["days"]))
+            mode = "manual" if data["mode"] == "manual" else "automated"
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        data["name"] = path.stem
-        found.append(data)
-        if len(found) == limit:
-            break
+        pair = pairs.setdefault(
+            key, {"seed": key[0], "providers": key[1], "days": key[2], "stored_at": data.get("stored_at", "")}
+        )
+        pair.setdefault(mode, data)
+    found = list(pairs.values())[:limit]
+    for pair in found:
+        pair.setdefault("automated", None)
+        pair.setdefault("manual", None)
+        if pair["automated"] and pair["manual"]:
+            pair["charts"] = charts(pair["automated"], pair["manual"])
+            pair["rows"] = [(label, pair["automated"].get(key), pair["manual"].get(key)) for key, label in ROWS]
     return found
 
 
