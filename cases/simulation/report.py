@@ -242,7 +242,9 @@ def backlog_svg(auto: dict, manual: dict, *, width: int = 560, height: int = 180
     parts.append(f'<line class="sim-axis" x1="{pad}" y1="{height - pad}" x2="{width - 5}" y2="{height - pad}"/>')
     parts.append(f'<line class="sim-axis" x1="{pad}" y1="5" x2="{pad}" y2="{height - pad}"/>')
     parts.append(f'<text class="sim-label" x="2" y="14">{top}</text>')
+    parts.append(f'<text class="sim-label" x="2" y="{height - pad}">0</text>')
     parts.append(f'<text class="sim-label" x="{pad}" y="{height - 8}">day 1</text>')
+    parts.append(f'<text class="sim-label" x="{width - 60}" y="{height - 8}">day {count}</text>')
     for name, points, css in series:
         coords = []
         for i, (_, value) in enumerate(points):
