@@ -23,6 +23,9 @@ CHANNELS: dict[str, str] = {
     "none": "integrations.submission.manual.NoChannel",
     # Not a payer's channel: a request staff sent outside the payer's automated one.
     BY_HAND: "integrations.submission.manual.ByHand",
+    # The simulated practice's payers (manage.py simulate_practice; docs/outcomes.md).
+    "sim": "integrations.simulation.channel.SimChannel",
+    "sim_by_hand": "integrations.simulation.channel.SimByHand",
 }
 
 

@@ -27,7 +27,13 @@ def escalate_stalls(*, now=None) -> int:
     for payer in Payer.objects.filter(cases__status__in=AWAITING).distinct():
         cutoff = now - timedelta(hours=payer.stall_threshold_hours)
         stalled = PriorAuthCase.objects.filter(payer=payer, status__in=AWAITING, status_changed_at__lt=cutoff)
+        # The stalls already escalated, read once: skipping them here saves a failing insert per case per
+        # run (the simulated practice showed that cost growing with every long wait). The dedupe key still
+        # guards a race between two runs.
+        done = _escalated(stalled, "stall-")
         for case in stalled.only("pk", "status_changed_at", "practice_id"):
+            if (case.pk, f"stall-{int(case.status_changed_at.timestamp())}") in done:
+                continue
             hours = int((now - case.status_changed_at).total_seconds() // 3600)
             task = task_create(
                 case=case,
@@ -52,9 +58,12 @@ def escalate_deadlines(*, now=None) -> int:
     due = PriorAuthCase.objects.filter(status__in=AWAITING, decision_due_at__lte=now + DEADLINE_NEAR).select_related(
         "payer"
     )
+    done = _escalated(due, "deadline-")
     for case in due:
         passed = case.decision_due_at <= now
         which = "passed" if passed else "near"
+        if (case.pk, f"deadline-{which}-{int(case.decision_due_at.timestamp())}") in done:
+            continue
         rule = "CMS-0057-F" if case.payer and case.payer.cms_impacted else "the payer's stated"
         when = timezone.localtime(case.decision_due_at)
         task = task_create(
@@ -71,3 +80,12 @@ def escalate_deadlines(*, now=None) -> int:
             made += 1
             case_event_add(case=case, kind=CaseEvent.Kind.ESCALATION, message=f"Escalated: decision deadline {which}")
     return made
+
+
+def _escalated(cases, prefix: str) -> set[tuple[int, str]]:
+    """(case id, dedupe key) of the escalation tasks these cases already have under `prefix`."""
+    return set(
+        Task.objects.filter(
+            case__in=cases.values("pk"), kind=Task.Kind.ESCALATION, dedupe_key__startswith=prefix
+        ).values_list("case_id", "dedupe_key")
+    )
