@@ -27,10 +27,12 @@ from django.utils import timezone
 
 from cases.actions import (
     ActionRefused,
+    case_attest_summary,
     case_request_clinician_input,
     case_resolve_gap,
     case_send_update,
     case_submit,
+    task_complete,
 )
 from cases.decisions import decision_apply
 from cases.detection import case_open_for_order
@@ -48,7 +50,8 @@ from cases.models import (
     Task,
     User,
 )
-from cases.services import case_advance_if_ready, case_event_add, task_complete
+from cases.readiness import case_reconcile
+from cases.services import case_event_add
 from cases.transitions import AWAITING_PAYER
 from integrations.base import DecisionStatus
 from integrations.registry import BY_HAND
@@ -362,7 +365,7 @@ class _World:
             kind="document",
             message=f"Checked the chart (simulated): {len(statuses) - gaps} requirement(s) met, {gaps} gap(s)",
         )
-        case_advance_if_ready(case=case)
+        case_reconcile(case=case, actor=None)  # the gate: a summary drafted, the clinician asked to attest
 
     # --- the cluster's schedules, inline --------------------------------------------------------------
 
@@ -462,7 +465,20 @@ class _World:
         if kind == Task.Kind.CLINICIAN_INPUT:
             spent = self.touch(case.pk, role, "clinician_input", via)
             self._fill_gaps(case, user, clinician=True)
-            task_complete(task=task, actor=user)
+            # Done with an answer: the case returns to the coordinator with a review task (cases.actions).
+            task_complete(task=task, actor=user, answer="Documented in the chart.")
+            return spent
+        if kind == Task.Kind.ATTEST_SUMMARY:
+            # The ordering clinician reads the summary and attests it (the submission gate, cases/readiness.py).
+            spent = self.touch(case.pk, role, "attest_summary", via)
+            case.refresh_from_db()
+            try:
+                case_attest_summary(case=case, actor=user)
+            except ActionRefused:
+                pass  # the summary changed or the case moved on: the gate asks again if it must
+            task.refresh_from_db()
+            if task.done_at is None:
+                task_complete(task=task, actor=user)
             return spent
         if kind == Task.Kind.ANSWER_INFO_REQUEST:
             spent = self.touch(case.pk, role, "clinician_input", via)

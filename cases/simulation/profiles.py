@@ -115,6 +115,7 @@ COST = {
     "check_requirement": 7,  # by hand: read the chart for one documentation item
     "find_document": 12,  # a coordinator finds / uploads one missing item
     "clinician_input": 10,  # a clinician writes what is missing or answers the payer
+    "attest_summary": 3,  # the ordering clinician reads the drafted summary and attests it
     "submit_click": 2,  # the packet is assembled: review and submit
     "portal_entry": 25,  # by hand: key the request into a portal / fax it with a cover
     "send_update": 3,
