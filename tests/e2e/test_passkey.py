@@ -49,7 +49,7 @@ def _password_sign_in(page, live_server, user):
     page.click("main form[action='/login/'] button[type=submit]")
 
 
-def _enrol_passkey(page, live_server, user):
+def _enrol_passkey(page, live_server, user, passwordless=False):
     """First sign-in with DEMO_MODE off: password, password again, then a security key instead of an app."""
     _password_sign_in(page, live_server, user)
     page.wait_for_url("**/accounts/reauthenticate/**")
@@ -59,6 +59,8 @@ def _enrol_passkey(page, live_server, user):
     page.click("text=Use a security key or passkey instead")
     page.wait_for_url("**/accounts/2fa/webauthn/add/")
     page.fill("input[name=name]", "Office laptop")
+    if passwordless:
+        page.check("input[name=passwordless]")
     page.click("#mfa_webauthn_add")
     # allauth makes recovery codes with the first factor and shows them once
     page.wait_for_url("**/accounts/2fa/recovery-codes/")
@@ -121,4 +123,48 @@ def test_password_without_the_passkey_reaches_no_page(
         assert landed in ("/login/", "/accounts/2fa/authenticate/"), (path, page.url)
         assert page.locator(f"#case-{case.pk}").count() == 0, path
         assert page.locator("header form[action='/logout/']").count() == 0, path
+    assert csp_refusals == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_passwordless_passkey_signs_in_from_the_sign_in_page(
+    page, live_server, settings, authenticator, csp_refusals, coordinator, case
+):
+    # given DEMO_MODE off and a coordinator who enrolled a passkey marked "Passwordless" (a discoverable credential
+    # with user verification: the device's fingerprint or PIN is the second factor), then signed out
+    settings.DEMO_MODE = False
+    _enrol_passkey(page, live_server, coordinator, passwordless=True)
+    page.click("header form[action='/logout/'] button")
+    page.wait_for_url("**/login/**")
+    # when they choose "Sign in with a passkey" without typing a username or password
+    page.click("#passkey_login")
+    # then the queue opens
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.locator(f"#case-{case.pk}").is_visible()
+    assert csp_refusals == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_key_is_explained_on_the_page(page, live_server, settings, authenticator, csp_refusals, coordinator):
+    # given DEMO_MODE off and the app opened at http://127.0.0.1, where the browser refuses WebAuthn (an IP address
+    # cannot be a relying party id)
+    settings.DEMO_MODE = False
+    origin = live_server.url.replace("localhost", "127.0.0.1")
+    page.goto(f"{origin}/login/")
+    page.fill("#id_login", coordinator.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main form[action='/login/'] button[type=submit]")
+    page.wait_for_url("**/accounts/reauthenticate/**")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/accounts/2fa/totp/activate/")
+    # when they try to add a security key
+    page.click("text=Use a security key or passkey instead")
+    page.click("#mfa_webauthn_add")
+    # then the page says why nothing happened and what to do, and no key is stored
+    alert = page.locator("#webauthn-error[role=alert]")
+    alert.wait_for()
+    assert "refuses security keys and passkeys on this address" in alert.inner_text()
+    assert page.url.endswith("/accounts/2fa/webauthn/add/")
+    assert not Authenticator.objects.filter(user=coordinator).exists()
     assert csp_refusals == []
