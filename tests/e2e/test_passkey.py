@@ -8,6 +8,8 @@ http://localhost, the one plain-http origin browsers treat as secure enough for 
 import pytest
 from allauth.mfa.models import Authenticator
 
+from cases.audit.models import AccessLog
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "test-pass-123"
@@ -97,9 +99,13 @@ def test_passkey_enrolled_at_first_sign_in_then_signs_in_with_it(
     screenshot("mfa-passkey-authenticate")
     # when they use it
     page.click("#mfa_webauthn_authenticate")
-    # then the queue opens
+    # then the queue opens, and the access log has both sign-ins (enrolment's and the key's) and the sign-out
     page.wait_for_url(f"{live_server.url}/")
     assert page.locator(f"#case-{case.pk}").is_visible()
+    actions = list(
+        AccessLog.objects.filter(user=coordinator, what__in=["sign-in", "sign-out"]).values_list("action", flat=True)
+    )
+    assert sorted(actions) == ["login", "login", "logout"]
     assert csp_refusals == []
 
 
@@ -123,6 +129,8 @@ def test_password_without_the_passkey_reaches_no_page(
         assert landed in ("/login/", "/accounts/2fa/authenticate/"), (path, page.url)
         assert page.locator(f"#case-{case.pk}").count() == 0, path
         assert page.locator("header form[action='/logout/']").count() == 0, path
+    # and the password alone signed nobody in: the only sign-in on the access log is the enrolment's
+    assert AccessLog.objects.filter(user=coordinator, action=AccessLog.Action.LOGIN).count() == 1
     assert csp_refusals == []
 
 
