@@ -159,7 +159,8 @@ class MfaRequiredMiddleware:
     """With DEMO_MODE off a password alone reaches no page: enrol a factor first, or sign in with one.
 
     A user with a factor whose session never passed it (Django admin's password form, a session made before MFA
-    was required) is signed out; a user without one is sent to enrol (TOTP, then recovery codes are shown).
+    was required) is signed out; a user without one is sent to enrol: the authenticator-app page, which also links
+    to adding a security key or passkey instead; recovery codes are shown after either.
     """
 
     def __init__(self, get_response):

@@ -173,9 +173,20 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
+# allauth's forms with a wrong second factor counted by django-axes and malformed key answers refused as form errors
+# (priorauth/mfa_forms.py says why).
+MFA_FORMS = {
+    "authenticate": "priorauth.mfa_forms.SignInCodeForm",
+    "authenticate_webauthn": "priorauth.mfa_forms.SignInKeyForm",
+    "login_webauthn": "priorauth.mfa_forms.PasskeyLoginForm",
+    "reauthenticate_webauthn": "priorauth.mfa_forms.ReauthenticateKeyForm",
+    "add_webauthn": "priorauth.mfa_forms.AddKeyForm",
+}
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "PA command center")
-# Browsers refuse WebAuthn on plain http except on localhost; the embedded demo runs on http://127.0.0.1.
-MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
+# The key signs the page's origin and the server checks it: that check is what makes a passkey useless to a phishing
+# site, so it stays on everywhere. Browsers allow WebAuthn on https and on http://localhost (which fido2 accepts
+# without this flag); on http://127.0.0.1 the browser itself refuses (an IP address is no RP ID), flag or not.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 
 # Lockout (django-axes; README "Lockout"): AXES_FAILURE_LIMIT wrong passwords lock the account, and the same
 # number from one address locks the address (a password spray over many accounts), for AXES_COOLOFF_MINUTES.

@@ -154,3 +154,80 @@ def test_no_page_of_the_app_opens_to_a_password_alone(client, production_like, u
             assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp"), url
         checked += 1
     assert checked >= 30, "the walk reached too few pages"
+
+
+def test_wrong_second_factors_lock_the_account_like_wrong_passwords(client, production_like, enrolled, settings):
+    # allauth counts wrong codes with its `login_failed` rate limit, which is off here (django-axes is the one lock):
+    # without this the second factor could be guessed without end once the password is known.
+    from cases.audit.models import AccessLog
+
+    settings.AXES_FAILURE_LIMIT = 3
+    user, secret = enrolled
+    # given the right password, at the second-factor step
+    assert _sign_in(client, user)["Location"] == reverse("mfa_authenticate")
+    # when two wrong codes and a forged security-key answer are given
+    for data in ({"code": "000000"}, {"code": "111111"}, {"credential": '{"id": "AAAA", "type": "public-key"}'}):
+        response = client.post(reverse("mfa_authenticate"), data)
+    # then the third failure locks the account, like a third wrong password would
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+    # and the right code no longer signs in
+    response = client.post(reverse("mfa_authenticate"), {"code": _code(secret)})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # nor does the right password from a fresh session
+    client.cookies.clear()
+    assert _sign_in(client, user).status_code == 429
+    # and each wrong factor is a failed sign-in on the access log
+    assert AccessLog.objects.filter(username=user.username, action=AccessLog.Action.LOGIN_FAILED).count() >= 3
+
+
+def test_a_right_code_after_wrong_ones_still_signs_in_below_the_limit(client, production_like, enrolled, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    user, secret = enrolled
+    _sign_in(client, user)
+    # given one mistyped code
+    assert client.post(reverse("mfa_authenticate"), {"code": "000000"}).status_code == 200
+    # when the right one follows, then the sign-in completes
+    assert client.post(reverse("mfa_authenticate"), {"code": _code(secret)}).status_code == 302
+    assert client.get(reverse("cases:queue")).status_code == 200
+
+
+MALFORMED_KEY_ANSWERS = [
+    '{"id": "AAAA", "type": "public-key"}',  # no rawId: a KeyError inside fido2
+    '{"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}',
+    '{"id": "AAAA", "rawId": "AAAA", "response": {"clientDataJSON": "!!", "authenticatorData": 5}}',
+    "[1, 2, 3]",
+    '"a string"',
+]
+
+
+@pytest.mark.parametrize("answer", MALFORMED_KEY_ANSWERS)
+def test_a_malformed_passkey_answer_on_the_sign_in_page_is_refused_not_a_500(client, db, production_like, answer):
+    # given anyone at the sign-in page, when a forged "Sign in with a passkey" answer is posted
+    response = client.post(reverse("mfa_login_webauthn"), {"credential": answer})
+    # then it goes back to the sign-in page with nobody signed in
+    assert response.status_code == 302 and response["Location"] == reverse("account_login")
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("answer", MALFORMED_KEY_ANSWERS)
+def test_a_malformed_security_key_registration_is_a_form_error_not_a_500(client, user, settings, answer):
+    # given a signed-in user (demo mode: no factor needed to reach the page) on "Add security key"
+    settings.DEMO_MODE = True
+    _sign_in(client, user)
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})  # allauth asks before adding a factor
+    assert client.get(reverse("mfa_add_webauthn")).status_code == 200
+    # when a forged registration is posted, then the page says so and no key is stored
+    response = client.post(reverse("mfa_add_webauthn"), {"name": "Key", "credential": answer})
+    assert response.status_code == 200
+    assert not Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN).exists()
+
+
+@pytest.mark.parametrize("answer", MALFORMED_KEY_ANSWERS)
+def test_a_malformed_key_answer_at_the_second_factor_step_is_a_form_error(client, production_like, enrolled, answer):
+    user, _ = enrolled
+    _sign_in(client, user)
+    response = client.post(reverse("mfa_authenticate"), {"credential": answer})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
