@@ -73,8 +73,17 @@ serve: $(STAMP) ## production web process: gunicorn + whitenoise (run `make depl
 cluster: $(STAMP) ## production django-q2 cluster under its supervisor (one per worker machine); SIGTERM stops it within 10 s
 	exec $(PY) manage.py qsupervise
 
+# The suite in two runs: everything but the fault tests spread over TEST_WORKERS processes (pytest-xdist, a
+# database each), then the fault tests alone (tests/faults: a real cluster each, killed on a clock: they share
+# the machine with nothing else). PYTEST_ARGS runs exactly what it names instead.
+TEST_WORKERS ?= 3
 test: system-check $(STAMP) $(NODE_STAMP) ## install and run the test suite (PostgreSQL when DATABASE_URL points there)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) -m "not faults"
+	$(PY) -m pytest -p no:cacheprovider -m faults
+else
 	$(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .
