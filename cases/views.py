@@ -643,6 +643,27 @@ def case_cancel(request, pk: int):
 
 @login_required
 @require_POST
+def case_decide_pa(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.PaDecisionForm, request)
+        actions.case_decide_pa(case=case, actor=request.user, required=data["required"], reason=data["reason"])
+        return "PA required: gather the packet." if data["required"] else "Marked as not needing PA."
+
+    return _act(request, pk, "decide_pa", run)
+
+
+@login_required
+@require_POST
+def case_close(request, pk: int):
+    def run(case):
+        actions.case_close(case=case, actor=request.user, reason=_form_or_refuse(forms.ReasonForm, request)["reason"])
+        return "Case closed."
+
+    return _act(request, pk, "close", run)
+
+
+@login_required
+@require_POST
 def case_appeal(request, pk: int):
     def run(case):
         case_file_appeal(case=case, actor=request.user, letter=_form_or_refuse(forms.AppealForm, request)["letter"])

@@ -33,6 +33,8 @@ ACTIONS = {
     "outcome": {"coordinator", "manager"},
     "escalate": {"coordinator", "manager", "owner_clinician"},
     "cancel": {"coordinator", "manager"},
+    "close": {"coordinator", "manager"},
+    "decide_pa": {"coordinator", "manager"},
     "schedule": {"coordinator", "manager", "front_desk"},
     "appeal": {"coordinator", "manager"},
 }
