@@ -31,7 +31,7 @@ def _not_reloaded(page):
 
 def _sign_in(page, live_server, user):
     page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.username)
+    page.fill("#id_login", user.username)
     page.fill("#id_password", "test-pass-123")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/**")
