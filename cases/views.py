@@ -19,7 +19,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from cases import actions, documents, forms, live, services
 from cases.actions import summary_version
@@ -405,8 +404,9 @@ def _scheduling_context(request, case: PriorAuthCase) -> dict:
 def _case_response(request, pk: int):
     """After an action: the fragments (htmx) or a redirect to the case page."""
     if request.htmx and not sees_clinical(request.user):
-        # The fragments carry the clinical side; the scheduling page is reloaded whole instead.
-        return HttpResponseClientRedirect(reverse("cases:detail", args=[pk]))
+        # The case page's fragments carry the clinical side: the scheduling page answers with its own, in place.
+        case = get_case_for_user(request, pk)
+        return render(request, "cases/_scheduling_refresh.html", _scheduling_context(request, case))
     if request.htmx:
         case = get_case_for_user(request, pk)
         return render(request, "cases/_case_refresh.html", _case_context(request, case))
