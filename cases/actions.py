@@ -20,7 +20,13 @@ from cases.models import CaseEvent, PriorAuthCase, RequirementStatus, Role, Stat
 from cases.readiness import case_gate, case_reconcile, may_attest, provider_label
 from cases.services import ActionRefused, case_event_add, task_create, tasks_close
 from cases.summary import EDITABLE_STATUSES, case_summary_set
-from cases.transitions import AWAITING_PAYER, can_transition, transition
+from cases.transitions import (
+    AWAITING_PAYER,
+    CLOSABLE_STATUSES,
+    PA_DECISION_STATUSES,
+    can_transition,
+    transition,
+)
 from integrations.registry import channel_name_for, is_automated
 from integrations.submission.models import IN_FLIGHT
 from integrations.submission.services import (
@@ -349,6 +355,57 @@ def case_cancel(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
         event = transition(case, Status.CANCELLED, actor=actor, reason=f"Cancelled: {reason}")
         tasks_close(case=case, actor=actor)
         cancellation_request(case=case, actor=actor, awaiting=event.from_status in AWAITING_PAYER, reason=reason)
+    return event
+
+
+def case_decide_pa(*, case: PriorAuthCase, actor, required: bool, reason: str = "") -> CaseEvent:
+    """A coordinator's answer to "is PA required?" on a NEW or retro-authorization case.
+
+    Required: the case starts gathering its packet (for an emergency order, the retro-authorization request) and
+    is reconciled with its gate, so its summary, gaps and approval are asked for like any other case; it needs a
+    payer for that. Not required: the case is marked so, with the reason on the timeline. Either way the
+    "check whether PA is required" / "request retro-authorization" task is done.
+    """
+    reason = reason.strip()
+    if case.status not in PA_DECISION_STATUSES:
+        raise ActionRefused("Whether PA is required is decided only on a new or retro-authorization case.")
+    if required and not case.payer_id:
+        raise ActionRefused(
+            "This case has no payer: confirm the patient's coverage (an admin adds it) before gathering the packet."
+        )
+    if not required and not reason:
+        raise ActionRefused("Say why no prior authorization is needed.")
+    kinds = (Task.Kind.REVIEW_RULE, Task.Kind.RETRO_AUTH)
+    with transaction.atomic():
+        if required:
+            why = reason or (
+                "Retro-authorization requested" if case.status == Status.RETRO_AUTH else "PA required (checked by hand)"
+            )
+            event = transition(case, Status.GATHERING, actor=actor, reason=why)
+            tasks_close(case=case, actor=actor, kinds=kinds)
+            case.refresh_from_db()
+            case_reconcile(case=case, actor=actor)
+        else:
+            event = transition(case, Status.NOT_REQUIRED, actor=actor, reason=f"No PA required: {reason}")
+            tasks_close(case=case, actor=actor)
+    return event
+
+
+def case_close(*, case: PriorAuthCase, actor, reason: str) -> CaseEvent:
+    """Close a case nobody has work on any more: the service was delivered on an approval, a denial or partial
+    approval is accepted without appeal, an appeal is withdrawn, a lapsed authorization is not renewed.
+
+    The case's next step asks for this ("close the case once it is done"); without it an approved case would stay
+    on the authorizations list and in the metrics' backlog for ever. Open tasks are closed with it.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ActionRefused("Closing a case needs a reason (e.g. service delivered).")
+    if case.status not in CLOSABLE_STATUSES:
+        raise ActionRefused(f"A case that is {case.get_status_display().lower()} cannot be closed.")
+    with transaction.atomic():
+        event = transition(case, Status.CLOSED, actor=actor, reason=f"Closed: {reason}")
+        tasks_close(case=case, actor=actor)
     return event
 
 

@@ -114,6 +114,15 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
 
 
+class PaDecisionForm(forms.Form):
+    required = forms.TypedChoiceField(
+        label="PA required",
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda value: value == "yes",
+    )
+    reason = forms.CharField(required=False, max_length=1000)
+
+
 class SendUpdateForm(forms.Form):
     message = forms.CharField(
         label="Information for the payer (optional)",

@@ -5,8 +5,9 @@ from datetime import date
 from django.db import transaction
 
 from cases.detection import case_open_for_order
-from cases.models import CaseEvent, Coverage, Order, Patient, PriorAuthCase
-from cases.services import ActionRefused, case_event_add
+from cases.models import CaseEvent, Coverage, Order, Patient, PriorAuthCase, Task
+from cases.services import ActionRefused, case_event_add, tasks_close
+from cases.transitions import APPROVED_STATUSES
 
 
 def order_create_manual(*, practice, actor, data: dict) -> PriorAuthCase:
@@ -72,4 +73,8 @@ def order_schedule_set(*, order: Order, day: date | None, actor) -> Order:
                 + (f" (was {old:%m/%d/%Y})" if old else ""),
                 scheduled_date=day.isoformat() if day else None,
             )
+            if day and case.status in APPROVED_STATUSES:
+                # Booking the approved service is what the front desk's "Schedule the service" task asked for:
+                # left open, it stayed in their tasks and the sweep after the date was set.
+                tasks_close(case=case, actor=actor, kinds=[Task.Kind.RESCHEDULE])
     return order

@@ -20,7 +20,13 @@ from django.shortcuts import get_object_or_404
 
 from cases.models import CASE_WORKER_ROLES, PriorAuthCase, Role, Status, Task
 from cases.summary import EDITABLE_STATUSES as SUMMARY_EDITABLE
-from cases.transitions import APPROVED_STATUSES, AWAITING_PAYER, can_transition
+from cases.transitions import (
+    APPROVED_STATUSES,
+    AWAITING_PAYER,
+    CLOSABLE_STATUSES,
+    PA_DECISION_STATUSES,
+    can_transition,
+)
 
 R = Role
 # Everyone `visible_to` lets see a case (clinicians only their own).
@@ -41,6 +47,10 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "record_outcome": frozenset({R.MANAGER, R.COORDINATOR}),
     "escalate": frozenset({R.MANAGER, R.COORDINATOR, R.CLINICIAN}),
     "cancel": frozenset({R.MANAGER, R.COORDINATOR}),
+    # Close a decided case with nothing left to do (service delivered, denial accepted, lapsed authorization).
+    "close": frozenset({R.MANAGER, R.COORDINATOR}),
+    # "Is PA required?" answered by hand on a new or retro-authorization case.
+    "decide_pa": frozenset({R.MANAGER, R.COORDINATOR}),
     # The service date where the EHR has none (kept as "entered by hand").
     "schedule": frozenset({R.MANAGER, R.COORDINATOR, R.FRONT_DESK}),
     "appeal": frozenset({R.MANAGER, R.COORDINATOR}),
@@ -153,6 +163,8 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "record_outcome": case.status in OUTCOME_STATUSES or (ready and submit_queued),
         "escalate": is_open,
         "cancel": can_transition(case, Status.CANCELLED),
+        "close": case.status in CLOSABLE_STATUSES,
+        "decide_pa": case.status in PA_DECISION_STATUSES,
         # An approved case is where the front desk books the service: its date may be set then too.
         "schedule": (is_open or case.status in APPROVED_STATUSES) and case.order.scheduled_source != "ehr",
         "appeal": case.status in (Status.DENIED, Status.PARTIALLY_APPROVED),

@@ -269,7 +269,8 @@ def case_next_step(case: PriorAuthCase, *, blockers: list[Blocker] | None = None
         case Status.DENIED:
             return NextStep("Appeal or peer-to-peer", role=Role.COORDINATOR)
         case Status.PARTIALLY_APPROVED:
-            return NextStep("Accept the partial approval or appeal", role=Role.COORDINATOR)
+            # Accepting the approved part needs no button: the case is scheduled and closed like an approval.
+            return NextStep("Appeal the rest, or close the case once the approved part is done", role=Role.COORDINATOR)
         case Status.APPROVED:
             if case.order.scheduled_date:
                 return NextStep(

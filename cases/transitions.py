@@ -66,6 +66,12 @@ UNDECIDED_STATUSES = frozenset({S.NEW, S.RETRO_AUTH, S.GATHERING, S.NEEDS_CLINIC
 TERMINAL_STATUSES = frozenset({S.CLOSED, S.CANCELLED})
 # An authorization the practice holds: the payer approved all or part of the request.
 APPROVED_STATUSES = frozenset({S.APPROVED, S.PARTIALLY_APPROVED})
+# Decided, with nothing left to do once the staff say so (cases.actions.case_close). Not an appeal in progress:
+# the payer still has it, and cancelling (which withdraws it at the payer) is the way out of that.
+CLOSABLE_STATUSES = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.DENIED, S.EXPIRED})
+# Where a person answers "is PA required?" by hand (cases.actions.case_decide_pa): the rules could not decide (NEW)
+# or an emergency order waits for its retro-authorization request (RETRO_AUTH).
+PA_DECISION_STATUSES = frozenset({S.NEW, S.RETRO_AUTH})
 # Where the automation may take an emergency order: nowhere but the
 # retro-authorization flag. A person moves it on from there.
 EMERGENCY_SYSTEM_TARGETS = frozenset({S.RETRO_AUTH, S.CANCELLED})

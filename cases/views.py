@@ -404,7 +404,7 @@ def _scheduling_context(request, case: PriorAuthCase) -> dict:
 def _case_response(request, pk: int):
     """After an action: the fragments (htmx) or a redirect to the case page."""
     if request.htmx and not sees_clinical(request.user):
-        # The case page's fragments carry the clinical side: the front desk gets its own (header, its tasks).
+        # The case page's fragments carry the clinical side: the scheduling page answers with its own, in place.
         case = get_case_for_user(request, pk)
         return render(request, "cases/_scheduling_refresh.html", _scheduling_context(request, case))
     if request.htmx:
@@ -639,6 +639,27 @@ def case_cancel(request, pk: int):
         return "Case cancelled."
 
     return _act(request, pk, "cancel", run)
+
+
+@login_required
+@require_POST
+def case_decide_pa(request, pk: int):
+    def run(case):
+        data = _form_or_refuse(forms.PaDecisionForm, request)
+        actions.case_decide_pa(case=case, actor=request.user, required=data["required"], reason=data["reason"])
+        return "PA required: gather the packet." if data["required"] else "Marked as not needing PA."
+
+    return _act(request, pk, "decide_pa", run)
+
+
+@login_required
+@require_POST
+def case_close(request, pk: int):
+    def run(case):
+        actions.case_close(case=case, actor=request.user, reason=_form_or_refuse(forms.ReasonForm, request)["reason"])
+        return "Case closed."
+
+    return _act(request, pk, "close", run)
 
 
 @login_required

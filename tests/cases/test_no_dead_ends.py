@@ -27,6 +27,18 @@ from cases.transitions import transition
 from tests import factories as f
 
 FINISHED = {Status.NOT_REQUIRED, Status.CLOSED, Status.CANCELLED, Status.EXPIRED}
+# The form the next step's person uses, on the page they are shown: a step named without its button is a dead end
+# (the walk of the demo day found "check whether PA is required" and "close the case once it is done" without one).
+NEXT_FORM = {
+    Status.NEW: "cases:decide_pa",
+    Status.RETRO_AUTH: "cases:decide_pa",
+    Status.GATHERING: "cases:resolve_gap",
+    Status.READY: "cases:approve",
+    Status.PENDED: "cases:send_update",
+    Status.APPROVED: "cases:schedule",
+    Status.PARTIALLY_APPROVED: "cases:close",
+    Status.DENIED: "cases:appeal",
+}
 ROLE_USER = {
     "coordinator": "coordinator",
     "manager": "manager",
@@ -158,6 +170,8 @@ def test_every_status_has_a_next_action_or_a_named_wait(status, world, client, r
     client.force_login(request.getfixturevalue(ROLE_USER[step.role]))
     page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
     assert f"Next: <strong>{escape(step.text)}</strong>" in page
+    if status in NEXT_FORM:
+        assert f'action="{reverse(NEXT_FORM[status], args=[case.pk])}"' in page, f"{status}: no button for the step"
 
 
 def test_unknown_status_has_no_silent_answer(case):

@@ -80,3 +80,22 @@ def test_a_bad_date_gets_a_message_not_an_error(client, coordinator, case):
     response = client.post(reverse("cases:schedule", args=[case.pk]), {"scheduled_date": "31/31/2026"}, follow=True)
     assert response.status_code == 200 and "Service date: Enter a valid date." in response.content.decode()
     assert PriorAuthCase.objects.get(pk=case.pk).order.scheduled_date is None
+
+
+def test_setting_the_date_of_an_approved_service_closes_the_scheduling_task(client, front_desk, case):
+    # given an approved case with the front desk's "Schedule the service" task (found walking the demo: the task
+    # stayed open after the front desk set the date)
+    case.status = Status.APPROVED
+    case.save(update_fields=["status"])
+    task = f.TaskFactory(
+        case=case, kind="reschedule", role="front_desk", title="Schedule the service: authorization A-1"
+    )
+    other = f.TaskFactory(case=case, role="coordinator", title="Call the patient")
+    client.force_login(front_desk)
+    # when the front desk sets the service date
+    client.post(reverse("cases:schedule", args=[case.pk]), {"scheduled_date": "2026-12-20"})
+    # then the scheduling task is done and the coordinator's task is not
+    task.refresh_from_db()
+    other.refresh_from_db()
+    assert task.done_at is not None and task.done_by == front_desk
+    assert other.done_at is None

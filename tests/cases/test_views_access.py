@@ -33,6 +33,8 @@ ACTIONS = {
     "outcome": {"coordinator", "manager"},
     "escalate": {"coordinator", "manager", "owner_clinician"},
     "cancel": {"coordinator", "manager"},
+    "close": {"coordinator", "manager"},
+    "decide_pa": {"coordinator", "manager"},
     "schedule": {"coordinator", "manager", "front_desk"},
     "appeal": {"coordinator", "manager"},
 }
@@ -93,10 +95,11 @@ def test_case_actions(as_user, case, who, action, htmx):
         assert case.events.count() == events_before
         return
     if htmx and who == "front_desk":
-        # the case page's fragments carry the clinical side: the front desk gets its scheduling page's own
-        assert response.status_code == 200
-        assert f'id="case-{case.pk}-header" hx-swap-oob="true"' in response.content.decode()
-        assert f'id="case-{case.pk}-summary"' not in response.content.decode()
+        # the case page's fragments carry the clinical side: the front desk gets the scheduling page's own
+        body = response.content.decode()
+        assert response.status_code == 200 and "HX-Redirect" not in response
+        assert f'id="case-{case.pk}-header" hx-swap-oob="true"' in body
+        assert f'id="case-{case.pk}-timeline"' not in body and f'id="case-{case.pk}-summary"' not in body
     elif htmx:
         assert response.status_code == 200
         assert 'hx-swap-oob="true"' in response.content.decode()

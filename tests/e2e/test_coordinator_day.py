@@ -77,8 +77,11 @@ def test_the_outcome_form_keeps_input_on_an_error(login, page, live_server, scre
 
 
 def test_bulk_approve_from_the_queue(login, page, live_server, screenshot, manager, practice, payer):
-    ready = f.CaseFactory(
-        order=f.OrderFactory(practice=practice, patient__last_name="Ready"), payer=payer, status=Status.READY
+    # the gate (issue 16) asks for an attested summary too: a bare ready case is refused like the blocked one
+    ready = f.gate_met(
+        f.CaseFactory(
+            order=f.OrderFactory(practice=practice, patient__last_name="Ready"), payer=payer, status=Status.READY
+        )
     )
     blocked = f.CaseFactory(
         order=f.OrderFactory(practice=practice, patient__last_name="Blocked"), payer=payer, status=Status.READY
@@ -96,8 +99,34 @@ def test_bulk_approve_from_the_queue(login, page, live_server, screenshot, manag
     assert page.locator("text=Close 1 documentation gap").first.is_visible()
     # the approved case's next step is now the submission itself
     page.wait_for_selector(f"#case-{ready.pk} >> text=Submit to payer")
-    assert "Manager approval" in page.inner_text(f"#case-{blocked.pk}")
+    assert "Submit to payer" not in page.inner_text(f"#case-{blocked.pk}")
     screenshot("bulk_approve")
+
+
+def test_the_queue_keeps_its_filters_after_a_bulk_action(login, page, live_server, manager, practice, payer):
+    # given a manager who narrowed the queue to the ready bucket (found walking the demo: after "Approve selected"
+    # the list came back with every status while the filter still said "Ready to submit")
+    ready = f.gate_met(
+        f.CaseFactory(
+            order=f.OrderFactory(practice=practice, patient__last_name="Ready"), payer=payer, status=Status.READY
+        )
+    )
+    submitted = f.CaseFactory(
+        order=f.OrderFactory(practice=practice, patient__last_name="Submitted"), payer=payer, status=Status.SUBMITTED
+    )
+    login(manager)
+    page.wait_for_selector(f"#case-{submitted.pk}")
+    page.select_option("select[name=bucket]", "ready")
+    page.wait_for_selector(f"#case-{submitted.pk}", state="detached")
+    # when they approve the ready case from the filtered list
+    page.check(f"#case-{ready.pk} input[name=cases]")
+    page.click("#bulk-approve")
+    page.wait_for_selector("text=Approved 1 case for submission.")
+    page.wait_for_selector(f"#case-{ready.pk} >> text=Submit to payer")
+    page.wait_for_load_state("networkidle")
+    # then the refreshed list is still the ready bucket only
+    assert page.locator(f"#case-{submitted.pk}").count() == 0
+    assert page.input_value("select[name=bucket]") == "ready"
 
 
 def test_tasks_tabs_differ(login, page, live_server, screenshot, coordinator, case):
