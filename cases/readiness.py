@@ -244,15 +244,23 @@ def _attestation_task_sync(*, case: PriorAuthCase, blockers: list[Blocker], acto
         _close_with_reason(case=case, tasks=open_tasks, why=why, actor=actor)
 
 
-def case_next_step(case: PriorAuthCase, *, blockers: list[Blocker] | None = None) -> NextStep:
+def case_next_step(case: PriorAuthCase, *, blockers: list[Blocker] | None = None, open_task_kinds=None) -> NextStep:
     """Who acts next on this case, or whom it waits for and until when. Every status has an answer."""
     status = Status(case.status)
     if status in GATED:
         if blockers is None:
-            blockers = case_gate(case)
+            blockers = case_gate(case, open_task_kinds=open_task_kinds)
         if blockers:
             first = blockers[0]
             return NextStep(first.step, role=first.role)
+        if open_task_kinds is None:
+            open_task_kinds = set(case.tasks.open().values_list("kind", flat=True))
+        if status == Status.READY and Task.Kind.SUBMIT in open_task_kinds:
+            # A channel worked by hand (portal, fax, phone): the submit button has become the coordinator's task.
+            return NextStep(
+                "Send the request to the payer, then record it: Record payer outcome → Submitted",
+                role=Role.COORDINATOR,
+            )
         return NextStep("Submit to payer", role=Role.COORDINATOR)
     payer = str(case.payer) if case.payer_id else "the payer"
     match status:

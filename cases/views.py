@@ -359,7 +359,7 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "staff": _practice_staff(request.user) if actions["assign"] else [],
         "gaps": gaps,
         "blockers": blockers,
-        "next_step": case_next_step(case, blockers=blockers),
+        "next_step": case_next_step(case, blockers=blockers, open_task_kinds=open_kinds),
         "summary_version": summary_version(case.summary_text),
         "live_version": live.case_version(case.pk),
         "outcome_form": forms.OutcomeForm(),

@@ -21,7 +21,7 @@ from django.utils.html import escape
 from cases import actions
 from cases.appeals import case_file_appeal
 from cases.detection import case_open_for_order
-from cases.models import Order, PriorAuthCase, Status
+from cases.models import Order, PriorAuthCase, Status, Task
 from cases.readiness import case_next_step, case_reconcile
 from cases.transitions import transition
 from tests import factories as f
@@ -178,3 +178,19 @@ def test_unknown_status_has_no_silent_answer(case):
     case.status = "limbo"
     with pytest.raises(ValueError):
         case_next_step(case)
+
+
+def test_a_ready_case_sent_by_hand_names_the_way_on(client, practice, owner_provider, payer, coordinator):
+    # given a ready case whose payer is worked by hand: Submit became the coordinator's "Submit to payer" task
+    case = f.CaseFactory(order=_order(practice, owner_provider, payer), payer=payer, status=Status.READY)
+    f.gate_met(case)
+    case.submission_approved_at = timezone.now()  # approved by the manager, then submitted: the task was made
+    case.save(update_fields=["submission_approved_at"])
+    f.TaskFactory(case=case, kind=Task.Kind.SUBMIT, role="coordinator")
+    # when the coordinator opens it
+    client.force_login(coordinator)
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    # then the next step says how to go on, and the action it names is on the page (no Submit button any more)
+    assert "Next: <strong>Send the request to the payer, then record it" in page
+    assert "Record payer outcome" in page
+    assert "Submit to payer</button>" not in page
