@@ -258,7 +258,7 @@ def case_next_step(case: PriorAuthCase, *, blockers: list[Blocker] | None = None
         if status == Status.READY and Task.Kind.SUBMIT in open_task_kinds:
             # A channel worked by hand (portal, fax, phone): the submit button has become the coordinator's task.
             return NextStep(
-                "Send the request to the payer, then record it: Record payer outcome → Submitted",
+                "Send the request to the payer by hand, then record it as submitted",
                 role=Role.COORDINATOR,
             )
         return NextStep("Submit to payer", role=Role.COORDINATOR)

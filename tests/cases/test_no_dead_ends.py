@@ -191,6 +191,6 @@ def test_a_ready_case_sent_by_hand_names_the_way_on(client, practice, owner_prov
     client.force_login(coordinator)
     page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
     # then the next step says how to go on, and the action it names is on the page (no Submit button any more)
-    assert "Next: <strong>Send the request to the payer, then record it" in page
+    assert "Next: <strong>Send the request to the payer by hand, then record it as submitted" in page
     assert "Record payer outcome" in page
     assert "Submit to payer</button>" not in page
