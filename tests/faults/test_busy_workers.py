@@ -23,11 +23,16 @@ from tests.faults.procs import alive, connected_to, running
 from tests.faults.world import invariant_breaches, stuck_rows, world_add_case
 
 # Which task a killed worker was inside, by the peer it was talking to.
+# The schedules' batch senders (`send_due_texts`, `write_back_due`) send inline, one row after another: a worker
+# inside one of them and connected to the carrier / the EHR is inside that call just the same (most texts go this
+# way, so counting only `send_message` left the text kind uncaught in some runs).
 KILLED_IN = {
     "integrations.submission.tasks.submit": "submit",
     "integrations.submission.tasks.poll_case": "poll",
     "integrations.sms_twilio.tasks.send_message": "text",
+    "integrations.sms_twilio.tasks.send_due_texts": "text",
     "integrations.ehr_fhir.tasks.write_back": "write-back",
+    "integrations.ehr_fhir.tasks.write_back_due": "write-back",
 }
 # From the last kill to every case decided with nothing mid-flight: the longest threshold (a sending
 # submission, 20 s) + a tick (4 s) + the retried calls (3 s each) + the poll cadence, with room for
