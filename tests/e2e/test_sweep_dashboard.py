@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from cases.models import CaseEvent, Status
 from cases.sweep.services import sweep_run
@@ -70,10 +71,12 @@ def test_manager_opens_the_sweep_bulk_assigns_a_bucket_and_opens_the_dashboard(
     screenshot("sweep-manager")
 
     # bulk-assign the whole "ready to submit" bucket to the coordinator
-    # the tab swaps the bucket in with htmx: wait for that answer, or the old form is filled and then replaced
-    with page.expect_response(lambda r: "bucket=ready_to_submit" in r.url):
-        page.click("#tab-ready_to_submit")
-    page.wait_for_selector("#bulk-assign")
+    # the tab swaps the bucket in with htmx (outerHTML): wait until the old body has left the page, or the old
+    # form (the default bucket has one too) is filled and then replaced by an empty one before the click
+    old_body = page.locator("#sweep-body").element_handle()
+    page.click("#tab-ready_to_submit")
+    old_body.wait_for_element_state("hidden")
+    expect(page.locator("#tab-ready_to_submit")).to_have_attribute("aria-current", "page")
     page.select_option("#assignee", label=coordinator.display())
     page.click("#assign-bucket")
     page.wait_for_selector(".msg-success")
