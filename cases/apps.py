@@ -1,3 +1,5 @@
+import os
+
 from django.apps import AppConfig
 
 
@@ -8,6 +10,12 @@ class CasesConfig(AppConfig):
 
     def ready(self):
         from auditlog.registry import auditlog
+
+        from cases.simulation.workers import CLOCK_ENV, follow_clock
+
+        if os.environ.get(CLOCK_ENV):
+            # A worker of a simulation run's own cluster (cases/simulation/workers.py): tasks see the run's clock.
+            follow_clock(os.environ[CLOCK_ENV])
 
         from cases import models
 

@@ -315,11 +315,17 @@ Q_CLUSTER = {
 }
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY must exceed Q_TIMEOUT, or a task still running is handed out again.")
-if REDIS_URL:
+if REDIS_URL and os.environ.get("Q_BROKER", "") != "orm":
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-    Q_CLUSTER["poll"] = 1
+    Q_CLUSTER["poll"] = float(os.environ.get("Q_POLL", 1))
+# A cluster of its own (manage.py simulate_practice starts one): its own queue, no schedules of its own,
+# successful results not kept. The signing salt stays the site's name, so payloads read the same.
+if os.environ.get("Q_CLUSTER_NAME"):
+    Q_CLUSTER["cluster_name"] = os.environ["Q_CLUSTER_NAME"]
+Q_CLUSTER["scheduler"] = env_bool("Q_SCHEDULER", True)
+Q_CLUSTER["save_limit"] = int(os.environ.get("Q_SAVE_LIMIT", Q_CLUSTER["save_limit"]))
 
 # How long work a dead worker left behind waits before it is taken again (docs/reliability.md). Each
 # must exceed the longest a live worker can take over it (HTTP timeouts inside the task timeout); the

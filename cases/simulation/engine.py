@@ -1,10 +1,14 @@
 """The simulation's clock and its scripted staff.
 
-One `random.Random(seed)` draws everything (orders, charts, payer answers) in a fixed order, and every
-query the staff model reads is ordered, so a seed replays the same figures. The clock is frozen with
-time-machine and stepped an hour at a time; at each step the cluster's own task functions run inline
-(django-q2 in sync mode: `async_task` runs the task at once, in this process), then the staff act on
-what the app shows them — their open tasks, the queue, the order list — spending minutes per touch.
+One `random.Random(seed)` draws the orders and charts up front and the staff model's chances in a fixed
+order; the payers draw each request's answer from the seed and the request's identity (payer.py); every
+query the staff model reads is ordered by what does not depend on which worker wrote first. So a seed
+replays the same figures. The clock is frozen with time-machine and stepped an hour at a time; at each step
+the cluster's scheduled functions are queued and run by the run's own `qcluster` workers (workers.py; the
+workers see the same simulated time), and once they are done the staff act on what the app shows them —
+their open tasks, the queue, the order list — spending minutes per touch; what the staff start (a
+submission, an update) runs on the workers before the next step. With `workers=0` the tasks run inline
+instead (django-q2 in sync mode: `async_task` runs the task at once, in this process).
 
 With `manual=True` the same seed runs with the automation off: no detection (a coordinator reviews
 every order), no packet assembly or gap check (each requirement is read in the chart by hand, and a
@@ -60,19 +64,24 @@ from payers.models import DocumentationRequirement, Payer, PayerRule, Requiremen
 
 from . import payer as sim_payer
 from . import profiles
+from .workers import SimulationCluster
 
 TZ = "America/New_York"
 WORK_HOURS = range(8, 17)
 # The scheduled tasks that act on this practice (the rest read an EHR, a PAS or fax server the run has not got;
 # the authorization-expiry watch is left out: a 90-day authorization does not end inside a month's run).
-# Run every simulated hour; the cluster runs most of them every minute.
-CLUSTER_SCHEDULES = (
-    "integrations.submission.tasks.send_due_submissions",
-    "integrations.submission.tasks.poll_due_cases",
-    "integrations.submission.tasks.escalate",
-    "integrations.sms_twilio.tasks.send_due_texts",
-    "cases.tasks.run_due_sweeps",
-)  # staff work 08:00–17:00 local, weekdays
+# Run every simulated hour, in two phases (the second waits for the first and what it queued, e.g. a poll per
+# case): sends and polls, then escalation, texts and the 7:30 sweep on what they found. The cluster runs most
+# of them every minute.
+CLUSTER_PHASES = (
+    ("integrations.submission.tasks.send_due_submissions", "integrations.submission.tasks.poll_due_cases"),
+    (
+        "integrations.submission.tasks.escalate",
+        "integrations.sms_twilio.tasks.send_due_texts",
+        "cases.tasks.run_due_sweeps",
+    ),
+)
+CLUSTER_SCHEDULES = tuple(func for phase in CLUSTER_PHASES for func in phase)  # staff work 08:00–17:00, weekdays
 
 
 @dataclass
@@ -101,22 +110,33 @@ class Run:
     ehr_entries: int = 0
     book: sim_payer.PayerBook | None = None
     payer_ids: list[int] = field(default_factory=list)
+    workers: int = 0
+    task_failures: list[str] = field(default_factory=list)
 
 
-def run_simulation(*, seed: int, providers: int = 10, days: int = 30, manual: bool = False) -> Run:
-    """Run one simulated practice for `days` from a fixed Monday; returns the run (figures: report.py)."""
+def run_simulation(*, seed: int, providers: int = 10, days: int = 30, manual: bool = False, workers: int = 2) -> Run:
+    """Run one simulated practice for `days` from a fixed Monday; returns the run (figures: report.py).
+
+    `workers` real cluster workers run the scheduled and queued tasks (0: inline, in this process)."""
     from django_q.conf import Conf
 
     rng = random.Random(seed)
-    run = Run(seed=seed, providers=providers, days=days, manual=manual)
+    run = Run(seed=seed, providers=providers, days=days, manual=manual, workers=workers)
     tz = ZoneInfo(TZ)
     # A fixed Monday, so the same seed meets the same weekdays; well clear of daylight-saving changes.
     run.start = datetime.combine(date(2026, 3, 16), time(0, 0), tzinfo=tz)
     run.end = run.start + timedelta(days=days)
-    book = sim_payer.PayerBook(rng=rng, by_name={}, start=run.start)
+    book = sim_payer.PayerBook(seed=seed, by_name={}, start=run.start)
     run.book = book
-    sync_before, save_limit_before = Conf.SYNC, Conf.SAVE_LIMIT
-    Conf.SYNC = True  # the cluster's tasks run inline, in order, in this process
+    conf_before = (Conf.SYNC, Conf.SAVE_LIMIT, Conf.ORM, Conf.CLUSTER_NAME)
+    cluster = server = None
+    if workers:
+        # The payers answer the workers over loopback HTTP; the workers run the tasks on their own queue.
+        server = sim_payer.serve(book)
+        cluster = SimulationCluster(workers=workers, payer_url=f"http://127.0.0.1:{server.server_address[1]}")
+        Conf.SYNC, Conf.ORM, Conf.CLUSTER_NAME = False, "default", cluster.name
+    else:
+        Conf.SYNC = True  # the cluster's tasks run inline, in order, in this process
     # Successful task results are not stored: the monitor would otherwise re-read and prune the
     # whole result table after each of the run's tens of thousands of tasks.
     Conf.SAVE_LIMIT = -1
@@ -126,14 +146,15 @@ def run_simulation(*, seed: int, providers: int = 10, days: int = 30, manual: bo
     connection.settings_dict["CONN_MAX_AGE"] = None
     connection.close_at = None
     sim_payer.ACTIVE = book
-    sim_payer.MISSING.clear()
     try:
         with time_machine.travel(run.start, tick=False) as clock:
-            world = _World(run, rng, book)
+            world = _World(run, rng, book, cluster)
             arrivals = world.schedule_orders()
             hour = run.start
             while hour < run.end:
                 clock.move_to(hour)
+                if cluster is not None:
+                    cluster.set_clock(hour)
                 for arrival in arrivals.get(hour, ()):
                     world.order_arrives(arrival)
                 if not manual:
@@ -141,6 +162,7 @@ def run_simulation(*, seed: int, providers: int = 10, days: int = 30, manual: bo
                 local = hour.astimezone(tz)
                 if local.weekday() < 5 and local.hour in WORK_HOURS:
                     world.staff_hour()
+                    world.settle()
                 if local.hour == 17:
                     run.backlog.append((local.date().isoformat(), world.backlog()))
                 hour += timedelta(hours=1)
@@ -149,7 +171,13 @@ def run_simulation(*, seed: int, providers: int = 10, days: int = 30, manual: bo
         if run.practice is not None:
             # The run is over: nobody asks its payers again (the book goes with it; runs share a database).
             PriorAuthCase.objects.filter(practice=run.practice).update(next_poll_at=None)
-        Conf.SYNC, Conf.SAVE_LIMIT = sync_before, save_limit_before
+        if cluster is not None:
+            run.task_failures = cluster.failures()
+            cluster.stop()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        Conf.SYNC, Conf.SAVE_LIMIT, Conf.ORM, Conf.CLUSTER_NAME = conf_before
         connection.settings_dict["CONN_MAX_AGE"] = max_age_before
         sim_payer.ACTIVE = None
     return run
@@ -181,10 +209,12 @@ class Arrival:
 
 
 class _World:
-    def __init__(self, run: Run, rng: random.Random, book: sim_payer.PayerBook):
+    def __init__(self, run: Run, rng: random.Random, book: sim_payer.PayerBook, cluster: SimulationCluster | None):
         self.run = run
         self.rng = rng
         self.book = book
+        self.cluster = cluster
+        self.order_index: dict[int, int] = {}  # order id -> its place in the run (the payers' draws use it)
         self.manual = run.manual
         # Names unique per run (runs share a database); never drawn from rng, so both modes draw alike.
         self.tag = f"{run.seed}-{'manual' if run.manual else 'auto'}-{Practice.objects.count() + 1}"
@@ -336,6 +366,7 @@ class _World:
             ehr_id=f"sim-{n}",
         )
         self.order_missing[order.pk] = arrival.missing
+        self.order_index[order.pk] = n
         if not self.manual:
             # Detection runs on intake, then the packet check reads the chart.
             case = case_open_for_order(order=order)
@@ -345,7 +376,8 @@ class _World:
 
     def _track(self, case: PriorAuthCase, order: Order) -> None:
         self.chart_missing[case.pk] = set(self.order_missing.get(order.pk, ()))
-        sim_payer.MISSING[case.pk] = len(self.chart_missing[case.pk])
+        self.book.case_index[case.pk] = self.order_index[order.pk]
+        self.book.missing[case.pk] = len(self.chart_missing[case.pk])
 
     def _chart_check(self, case: PriorAuthCase) -> None:
         """Stands in for the packet assembly task (integrations.ehr_fhir.packet.assemble_packet), which
@@ -367,14 +399,22 @@ class _World:
         )
         case_reconcile(case=case, actor=None)  # the gate: a summary drafted, the clinician asked to attest
 
-    # --- the cluster's schedules, inline --------------------------------------------------------------
+    # --- the cluster's schedules --------------------------------------------------------------------
 
     def cluster_tick(self) -> None:
-        """The cluster's schedules (their django_q Schedule rows' functions), once per simulated hour."""
+        """The cluster's schedules (their django_q Schedule rows' functions), once per simulated hour: queued
+        for the run's workers phase by phase (inline, each runs at once)."""
         from django_q.tasks import async_task
 
-        for func in CLUSTER_SCHEDULES:
-            async_task(func)
+        for phase in CLUSTER_PHASES:
+            for func in phase:
+                async_task(func)
+            self.settle()
+
+    def settle(self) -> None:
+        """Wait for the workers to finish what is queued (inline there is nothing to wait for)."""
+        if self.cluster is not None:
+            self.cluster.drain()
 
     # --- staff ----------------------------------------------------------------------------------------
 
@@ -451,7 +491,8 @@ class _World:
             tasks = tasks.filter(assignee=assignee) | clinician_roles
         else:
             tasks = tasks.filter(role=role, assignee__isnull=True)
-        return list(tasks.order_by("due_at", "id")[:50])
+        # Not by id among equals: tasks the workers create in the same step get ids in whichever order they ran.
+        return list(tasks.order_by("due_at", "case__patient__mrn", "kind", "id")[:50])
 
     def _work_task(self, task: Task, user, role: str) -> int:
         via = f"task:{task.pk}"
@@ -576,7 +617,7 @@ class _World:
             if (rs.requirement.who_closes == WhoCloses.CLINICIAN) != clinician:
                 continue
             self.chart_missing[case.pk].discard(rs.requirement.position)
-            sim_payer.MISSING[case.pk] = len(self.chart_missing[case.pk])
+            self.book.missing[case.pk] = len(self.chart_missing[case.pk])
             case_resolve_gap(case=case, requirement_status=rs, actor=user, note="Added to the chart")
 
     def _submit_ready(self, user, left: int) -> int:
@@ -648,7 +689,6 @@ class _World:
             case_id=case.pk,
             payer_name=case.payer.name,
             now=timezone.now(),
-            missing=sim_payer.MISSING.get(case.pk, 0),
             update=update,
             urgent=case.urgency == "expedited",
         )

@@ -125,6 +125,9 @@ def figures(run: Run) -> dict:
         "texts_sent": len(text_delay_h),
         "median_text_delay_hours": round(_median(text_delay_h), 2),
         "patients_called_by_hand": len(run.patient_told),
+        "workers": run.workers,
+        "task_failures": len(run.task_failures),
+        "task_failure_samples": run.task_failures[:5],
     }
 
 
@@ -162,6 +165,7 @@ ROWS = (
     ("texts_sent", "Patient texts sent"),
     ("median_text_delay_hours", "Median text delay after the decision (h)"),
     ("patients_called_by_hand", "Patients phoned about an approval"),
+    ("task_failures", "Cluster tasks that raised"),
 )
 
 
@@ -169,6 +173,8 @@ def text_report(results: list[dict]) -> str:
     """The figures as a table, one column per run (automated and by hand side by side when both ran)."""
     first = results[0]
     lines = [f"Seed {first['seed']}: {first['providers']} providers x {first['days']} days, {first['orders']} orders"]
+    workers = first.get("workers")
+    lines.append(f"  tasks run by {workers} cluster worker(s)" if workers else "  tasks run inline (no cluster)")
     names = {"automated": "automated", "manual": "by hand"}
     lines.append(f"  {'':52}" + "".join(f" {names[r['mode']]:>12}" for r in results))
     for key, label in ROWS:

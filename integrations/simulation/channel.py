@@ -1,8 +1,12 @@
-"""The simulated payers' channels (manage.py simulate_practice only): `sim` reaches the in-process
-payer book the way an API channel reaches a payer, from the submission engine's tasks; `sim_by_hand`
-is the same payer worked by people (a submit task, no status checks), for the manual baseline."""
+"""The simulated payers' channels (manage.py simulate_practice only): `sim` reaches the simulation's
+payer book the way an API channel reaches a payer, from the submission engine's tasks — over loopback HTTP
+(SIMULATION_PAYER_URL, set for the cluster the simulation starts) when those run on real workers, directly
+when they run inline; `sim_by_hand` is the same payer worked by people (a submit task, no status checks),
+for the manual baseline."""
 
 from __future__ import annotations
+
+import os
 
 from django.utils import timezone
 
@@ -12,10 +16,12 @@ from cases.simulation import payer as sim_payer
 from integrations.base import ChannelBase, IntegrationError, PayerDecision, SubmissionReceipt
 
 
-def _book() -> sim_payer.PayerBook:
-    if sim_payer.ACTIVE is None:
-        raise IntegrationError("No simulation is running.", permanent=True)
-    return sim_payer.ACTIVE
+def _book():
+    if sim_payer.ACTIVE is not None:
+        return sim_payer.ACTIVE
+    if os.environ.get("SIMULATION_PAYER_URL"):
+        return sim_payer.RemoteBook(os.environ["SIMULATION_PAYER_URL"])
+    raise IntegrationError("No simulation is running.", permanent=True)
 
 
 class SimChannel(ChannelBase):
@@ -34,15 +40,13 @@ class SimChannel(ChannelBase):
             case_id=case.pk,
             payer_name=case.payer.name,
             now=now,
-            missing=sim_payer.MISSING.get(case.pk, 0),
             update=bool(replaces_key),
             urgent=case.urgency == Urgency.EXPEDITED,
         )
         return SubmissionReceipt(tracking_id=submission_key)
 
     def check_status(self, case, *, submission_key: str) -> PayerDecision | None:
-        if case.payer.name not in _book().by_name:
-            return None  # a payer of an earlier run: it does not know this request
+        # A payer of an earlier run does not know the request: None.
         return _book().answer(key=submission_key, payer_name=case.payer.name, now=timezone.now(), via_api=True)
 
     def cancel(self, case, *, submission_key: str, cancel_key: str = "", reason: str = "") -> PayerDecision | None:
