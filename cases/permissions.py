@@ -142,8 +142,11 @@ def can_complete_task(user, task: Task) -> bool:
     return bool(task.role) and user.has_role(task.role)
 
 
-def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) -> dict[str, bool]:
-    """Buttons for the case page: the role allows it and the state does too."""
+def available_actions(
+    user, case, *, open_task_kinds: set[str], has_gaps: bool, sending: bool = False
+) -> dict[str, bool]:
+    """Buttons for the case page: the role allows it and the state does too (`sending`: a request is on its
+    way, so Submit is not offered again while the payer's receipt is awaited)."""
     is_open = case.is_open
     ready = case.status == Status.READY
     needs_approval = case.needs_approval
@@ -157,7 +160,7 @@ def available_actions(user, case, *, open_task_kinds: set[str], has_gaps: bool) 
         "attest": bool(case.summary_text) and not case.summary_is_attested and case.status in SUMMARY_EDITABLE,
         "edit_summary": case.status in SUMMARY_EDITABLE,
         "approve": ready and needs_approval,
-        "submit": ready and not needs_approval and not submit_queued,
+        "submit": ready and not needs_approval and not submit_queued and not sending,
         # Answer a pended request; the service refuses when nothing was added since.
         "send_update": case.status == Status.PENDED,
         "record_outcome": case.status in OUTCOME_STATUSES or (ready and submit_queued),

@@ -244,9 +244,17 @@ def _attestation_task_sync(*, case: PriorAuthCase, blockers: list[Blocker], acto
         _close_with_reason(case=case, tasks=open_tasks, why=why, actor=actor)
 
 
-def case_next_step(case: PriorAuthCase, *, blockers: list[Blocker] | None = None, open_task_kinds=None) -> NextStep:
-    """Who acts next on this case, or whom it waits for and until when. Every status has an answer."""
+def case_next_step(
+    case: PriorAuthCase, *, blockers: list[Blocker] | None = None, open_task_kinds=None, sending: bool = False
+) -> NextStep:
+    """Who acts next on this case, or whom it waits for and until when. Every status has an answer.
+
+    `sending`: a request is on its way (queued, being sent or retried by the submission engine), so a ready
+    case waits for the payer's receipt, not for another click."""
     status = Status(case.status)
+    if status == Status.READY and sending:
+        payer = str(case.payer) if case.payer_id else "the payer"
+        return NextStep(f"Sending the request to {payer}", waiting_on=payer)
     if status in GATED:
         if blockers is None:
             blockers = case_gate(case, open_task_kinds=open_task_kinds)

@@ -26,7 +26,7 @@ from cases.appeals import APPEALABLE, appeal_letter_draft, case_file_appeal
 from cases.audit.models import AccessLog
 from cases.audit.services import access_log_cases
 from cases.facts import case_diagnoses, case_reference_facts
-from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, User
+from cases.models import CaseEvent, Document, PriorAuthCase, RequirementStatus, Role, Status, User
 from cases.orders import order_schedule_set
 from cases.pagination import queue_page
 from cases.permissions import (
@@ -43,6 +43,7 @@ from cases.permissions import (
 from cases.readiness import GATED, case_gate, case_next_step
 from cases.transitions import OPEN_STATUSES, InvalidTransition
 from cases.ui import case_sections
+from integrations.submission.models import IN_FLIGHT
 from payers.models import Payer
 
 DEFAULT_VIEW = {
@@ -347,7 +348,9 @@ def _case_context(request, case: PriorAuthCase) -> dict:
     requirements = list(case.requirement_statuses.select_related("requirement", "resolved_by"))
     gaps = [rs for rs in requirements if rs.state == RequirementStatus.State.GAP]
     open_kinds = {t.kind for t in tasks}
-    actions = available_actions(request.user, case, open_task_kinds=open_kinds, has_gaps=bool(gaps))
+    # Submitted a moment ago: the engine has the request, the payer's receipt is not in yet (one query, ready only).
+    sending = case.status == Status.READY and case.submissions.filter(state__in=IN_FLIGHT).exists()
+    actions = available_actions(request.user, case, open_task_kinds=open_kinds, has_gaps=bool(gaps), sending=sending)
     blockers = case_gate(case, gap_count=len(gaps), open_task_kinds=open_kinds) if case.status in GATED else []
     return {
         "case": case,
@@ -359,7 +362,7 @@ def _case_context(request, case: PriorAuthCase) -> dict:
         "staff": _practice_staff(request.user) if actions["assign"] else [],
         "gaps": gaps,
         "blockers": blockers,
-        "next_step": case_next_step(case, blockers=blockers, open_task_kinds=open_kinds),
+        "next_step": case_next_step(case, blockers=blockers, open_task_kinds=open_kinds, sending=sending),
         "summary_version": summary_version(case.summary_text),
         "live_version": live.case_version(case.pk),
         "outcome_form": forms.OutcomeForm(),

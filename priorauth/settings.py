@@ -326,6 +326,7 @@ if os.environ.get("Q_CLUSTER_NAME"):
     Q_CLUSTER["cluster_name"] = os.environ["Q_CLUSTER_NAME"]
 Q_CLUSTER["scheduler"] = env_bool("Q_SCHEDULER", True)
 Q_CLUSTER["save_limit"] = int(os.environ.get("Q_SAVE_LIMIT", Q_CLUSTER["save_limit"]))
+Q_CLUSTER["bulk"] = int(os.environ.get("Q_BULK", 1))  # tasks the pusher takes from the broker at once
 
 # How long work a dead worker left behind waits before it is taken again (docs/reliability.md). Each
 # must exceed the longest a live worker can take over it (HTTP timeouts inside the task timeout); the

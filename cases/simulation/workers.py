@@ -78,7 +78,8 @@ class SimulationCluster:
             "Q_WORKERS": str(workers),
             "Q_SYNC": "0",
             "Q_BROKER": "orm",
-            "Q_POLL": "0.01",
+            "Q_POLL": "0.002",
+            "Q_BULK": os.environ.get("SIMULATION_Q_BULK", "8"),
             "Q_CLUSTER_NAME": self.name,
             "Q_SCHEDULER": "0",
             "Q_SAVE_LIMIT": "-1",
@@ -115,7 +116,7 @@ class SimulationCluster:
             if time.monotonic() > deadline:
                 waited = f"{timeout:.0f} s"
                 raise ClusterFailed(f"The simulation's cluster left tasks queued for {waited}: {self.log_tail()}")
-            time.sleep(0.004)
+            time.sleep(0.001)
 
     def failures(self) -> list[str]:
         """Tasks of this run that raised (django-q2 keeps failures whatever the save limit)."""

@@ -194,3 +194,37 @@ def test_a_ready_case_sent_by_hand_names_the_way_on(client, practice, owner_prov
     assert "Next: <strong>Send the request to the payer by hand, then record it as submitted" in page
     assert "Record payer outcome" in page
     assert "Submit to payer</button>" not in page
+
+
+@pytest.mark.parametrize("state", ["queued", "sending", "retry"])
+def test_a_case_just_submitted_waits_for_the_payer_and_offers_no_second_submit(
+    state, client, practice, owner_provider, payer, coordinator
+):
+    from integrations.submission.models import Submission
+
+    # given a ready case whose request the submission engine has but the payer has not acknowledged yet
+    case = f.CaseFactory(order=_order(practice, owner_provider, payer), payer=payer, status=Status.READY)
+    f.gate_met(case)
+    Submission.objects.create(case=case, channel="pas", idempotency_key=f"k-{case.pk}", state=state)
+    # when the coordinator looks at it
+    client.force_login(coordinator)
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    # then it says it is on its way to the payer, and Submit is not offered again
+    assert f"Next: <strong>Sending the request to {escape(str(payer))}</strong>" in page
+    assert "Submit to payer</button>" not in page
+
+
+def test_a_ready_case_whose_request_failed_offers_submit_again(client, practice, owner_provider, payer, coordinator):
+    from integrations.submission.models import Submission
+
+    # given a ready case whose earlier request failed for good (nothing on its way)
+    case = f.CaseFactory(order=_order(practice, owner_provider, payer), payer=payer, status=Status.READY)
+    f.gate_met(case)
+    case.submission_approved_at = timezone.now()  # approved by the manager before it was sent
+    case.save(update_fields=["submission_approved_at"])
+    Submission.objects.create(case=case, channel="pas", idempotency_key=f"k-{case.pk}", state="failed")
+    client.force_login(coordinator)
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    # then Submit is the next step and its button is there
+    assert "Next: <strong>Submit to payer</strong>" in page
+    assert "Submit to payer</button>" in page
