@@ -260,6 +260,10 @@ def case_next_step(
             blockers = case_gate(case, open_task_kinds=open_task_kinds)
         if blockers:
             first = blockers[0]
+            if status == Status.NEEDS_CLINICIAN:
+                # The case waits for the clinician (their question or attestation): name theirs, not a gap the
+                # answer will close, so the status and the next step agree.
+                first = next((b for b in blockers if b.code in CLINICIAN_BLOCKERS), first)
             return NextStep(first.step, role=first.role)
         if open_task_kinds is None:
             open_task_kinds = set(case.tasks.open().values_list("kind", flat=True))

@@ -228,3 +228,16 @@ def test_a_ready_case_whose_request_failed_offers_submit_again(client, practice,
     # then Submit is the next step and its button is there
     assert "Next: <strong>Submit to payer</strong>" in page
     assert "Submit to payer</button>" in page
+
+
+def test_a_case_waiting_for_the_clinicians_answer_names_the_clinician_not_the_gap(
+    client, practice, owner_provider, payer, coordinator
+):
+    # given a case with a gap whose question is out with the ordering clinician
+    case = f.CaseFactory(order=_order(practice, owner_provider, payer), payer=payer, status=Status.NEEDS_CLINICIAN)
+    f.RequirementStatusFactory(case=case, state="gap")
+    f.TaskFactory(case=case, kind=Task.Kind.CLINICIAN_INPUT, role="clinician")
+    # when anyone reads its next step
+    step = case_next_step(case)
+    # then it is the clinician's answer, as the status says, not the coordinator's gap
+    assert step.role == "clinician" and step.text.startswith("Answer from Dr.")
