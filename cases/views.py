@@ -399,6 +399,7 @@ def _scheduling_context(request, case: PriorAuthCase) -> dict:
         "tasks": [(t, can_complete_task(user, t)) for t in tasks],
         "actions": available_actions(user, case, open_task_kinds=set(), has_gaps=False),
         "next_step": case_next_step(case),
+        "live_version": live.case_version(case.pk),
         "now": timezone.now(),
         "today": timezone.localdate(),
     }
@@ -430,6 +431,11 @@ def case_live(request, pk: int):
     if request.GET.get("v", "") == version:
         return HttpResponse(status=204)
     case = get_case_for_user(request, pk)
+    if not sees_clinical(request.user):
+        # The front desk's scheduling page polls too: its own fragments only, nothing clinical.
+        context = _scheduling_context(request, case)
+        context["background"] = True
+        return render(request, "cases/_scheduling_refresh.html", context)
     context = _case_context(request, case)
     context["background"] = True  # no flash messages: they belong to the person's next page
     return render(request, "cases/_case_refresh.html", context)

@@ -97,3 +97,25 @@ def test_stale_buttons_are_refused_with_a_clear_message(client, case, coordinato
     assert "Only a case that is ready can be submitted; this one is &#x27;Submitted&#x27;." in (
         response.content.decode()
     )
+
+
+def test_the_front_desk_page_follows_the_case_with_its_own_fragments_only(client, case, front_desk):
+    # given a submitted case open on the front desk's scheduling page
+    case.status = Status.SUBMITTED
+    case.summary_text, case.summary_source = "Clinical summary the front desk must not see.", "staff"
+    case.save()
+    client.force_login(front_desk)
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    version = _version(page, case)  # the scheduling page polls too
+    # when the payer's approval is applied by a background task
+    actions.case_record_outcome(
+        case=case, actor=None, outcome="approved", authorization_number="AUTH-FD-1", effective_start=case.created_at
+    )
+    # then its poll brings the scheduling header with the new status and a new version, and nothing clinical
+    response = client.get(reverse("cases:live", args=[case.pk]) + f"?v={version}", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and ">Approved<" in body and _version(body, case) != version
+    assert "Clinical summary" not in body
+    for clinical in ("summary", "timeline", "packet", "decision"):
+        assert f'id="case-{case.pk}-{clinical}"' not in body
+    assert 'id="messages"' not in body
