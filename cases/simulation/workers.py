@@ -84,6 +84,8 @@ class SimulationCluster:
             "Q_SCHEDULER": "0",
             "Q_SAVE_LIMIT": "-1",
             "CONN_MAX_AGE": "600",  # a worker keeps its connection between tasks (they come every few ms)
+            # A scratch database: commits need not wait for the disk (PostgreSQL; ignored by SQLite).
+            "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} -c synchronous_commit=off".strip(),
             CLOCK_ENV: str(self.clock_path),
             "SIMULATION_PAYER_URL": payer_url,
             "SANDBOX_ENABLED": "0",
