@@ -544,13 +544,31 @@ DENIALS = [
     ("CO-15", "Authorization number invalid for the service date", False),
     ("MN-01", "Criteria not met: imaging not indicated without red-flag symptoms", False),
 ]
-PEND_REQUESTS = [
-    "Send the last two office notes and the physical therapy discharge summary.",
-    "Provide the HbA1c result from the last 90 days.",
-    "Submit the pathology report with staging.",
-    "Attach the prior imaging report referenced in the note.",
-    "Send the sleep study report with the AHI.",
-]
+# What a payer's request for information asks, by the service's line: a pended MRI asks for imaging or therapy
+# notes, not a sleep study.
+PEND_REQUESTS = {
+    Category.ADVANCED_IMAGING: (
+        "Attach the prior imaging report referenced in the note.",
+        "Send the last two office notes documenting six weeks of conservative therapy.",
+    ),
+    Category.INFUSION: (
+        "Send the notes documenting the trial and failure of conventional therapy.",
+        "Provide the latest labs (CBC, liver panel) and the tuberculosis screening result.",
+    ),
+    Category.SPECIALTY_PHARMACY: (
+        "Send the notes documenting the trial and failure of the preferred drugs.",
+        "Provide the HbA1c result from the last 90 days.",
+    ),
+    Category.DME: ("Send the face-to-face encounter note and the signed order for the equipment.",),
+    Category.SURGERY: (
+        "Send the last two office notes and the physical therapy discharge summary.",
+        "Attach the imaging report that supports the procedure.",
+    ),
+    Category.SLEEP: ("Send the office note documenting the symptoms and the Epworth Sleepiness Scale score.",),
+    Category.CARDIOLOGY: ("Send the prior ECG and the stress test report.",),
+    Category.GI: ("Send the office note documenting the symptoms and the treatment tried so far.",),
+    Category.OTHER: ("Send the last two office notes.",),
+}
 
 
 def npi_with_check_digit(nine_digits: str) -> str:
@@ -974,7 +992,8 @@ class _CaseSeeder:
             )
 
     def _to_pended(self, case, coord):
-        request = self.rng.choice(PEND_REQUESTS)
+        category = case.rule.category if case.rule_id else Category.OTHER
+        request = self.rng.choice(PEND_REQUESTS.get(category, PEND_REQUESTS[Category.OTHER]))
         self._finish(case, coord, Task.Kind.RECORD_OUTCOME)
         transition(
             case,

@@ -21,9 +21,21 @@ def test_seed_demo_builds_the_practice_once(capsys):
     _assert_promised_shape()
     _assert_statuses_through_the_state_machine()
     _assert_timelines_in_the_past()
+    _assert_pend_requests_fit_the_service()
     _assert_history_sends_nothing()
     _assert_logins(seeded)
     _assert_second_run_changes_nothing(capsys)
+
+
+def _assert_pend_requests_fit_the_service():
+    # a pended case's information request asks for something of its own service line (a pended MRI is not
+    # asked for a sleep study)
+    from cases.demo import PEND_REQUESTS
+
+    pended = PriorAuthCase.objects.filter(status=Status.PENDED, rule__isnull=False).select_related("rule")
+    assert pended.exists()
+    for case in pended:
+        assert case.denial_reason_text in PEND_REQUESTS[case.rule.category], (case.pk, case.rule.category)
 
 
 def _assert_promised_shape():

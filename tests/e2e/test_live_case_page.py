@@ -160,3 +160,29 @@ def test_the_page_waits_while_someone_is_typing(login, page, live_server, case, 
     page.click(f"#note-{case.pk} ~ button:has-text('Add note')")
     page.wait_for_selector(f"#case-{case.pk}-status:has-text('Denied')")
     assert page.locator(f"#case-{case.pk}-timeline").get_by_text("Called the payer").first.is_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_front_desks_page_shows_the_approval_without_a_reload(login, page, live_server, case, front_desk):
+    # given a submitted case open on the front desk's scheduling page
+    case.status = Status.SUBMITTED
+    case.submitted_at = timezone.now()
+    case.decision_due_at = timezone.now() + dt.timedelta(days=7)
+    case.save()
+    login(front_desk)
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    assert page.inner_text(f"#case-{case.pk}-status") == "Submitted"
+    _mark(page)
+    # when the payer's approval is applied in the background
+    decision_apply(
+        case=case,
+        decision=PayerDecision(
+            status=DecisionStatus.APPROVED, authorization_number="AUTH-FD-7", effective_start=timezone.localdate()
+        ),
+        source="poll",
+    )
+    # then within seconds, without a reload, their page says so — and still shows nothing clinical
+    page.wait_for_selector(f"#case-{case.pk}-status:has-text('Approved')", timeout=10_000)
+    assert page.locator(f"#case-{case.pk}-timeline").count() == 0
+    assert page.locator(f"#case-{case.pk}-summary").count() == 0
+    _not_reloaded(page)
