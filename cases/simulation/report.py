@@ -225,7 +225,10 @@ def latest_pairs(limit: int = 5) -> list[dict]:
         pair.setdefault("manual", None)
         if pair["automated"] and pair["manual"]:
             pair["charts"] = charts(pair["automated"], pair["manual"])
-            pair["rows"] = [(label, pair["automated"].get(key), pair["manual"].get(key)) for key, label in ROWS]
+            # A run stored before a figure existed shows a dash for it.
+            pair["rows"] = [
+                (label, pair["automated"].get(key, "—"), pair["manual"].get(key, "—")) for key, label in ROWS
+            ]
     return found
 
 

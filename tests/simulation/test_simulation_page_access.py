@@ -33,8 +33,16 @@ def test_simulation_page(as_user, who, settings, tmp_path):
 def test_page_shows_both_runs_side_by_side_with_charts(client, manager, settings, tmp_path):
     # given a stored automated and manual run of one seed, and a file that is not a run
     settings.MEDIA_ROOT = tmp_path
-    _stored(tmp_path, "automated", staff_hours_per_provider_per_week=3.5, first_pass_approval=0.86)
-    _stored(tmp_path, "manual", staff_hours_per_provider_per_week=14.2, first_pass_approval=0.64)
+    _stored(
+        tmp_path,
+        "automated",
+        staff_hours_per_provider_per_week=3.5,
+        first_pass_approval=0.86,
+        workers=2,
+        elapsed_seconds=412.5,
+        task_failures=0,
+    )
+    _stored(tmp_path, "manual", staff_hours_per_provider_per_week=14.2, first_pass_approval=0.64, workers=2)
     (tmp_path / "simulations" / "broken.json").write_text("{not json")
     client.force_login(manager)
     # when the manager opens the page
@@ -43,6 +51,10 @@ def test_page_shows_both_runs_side_by_side_with_charts(client, manager, settings
     body = response.content.decode()
     assert response.status_code == 200
     assert "14.2" in body and "3.5" in body and body.count("<svg") == 2
+    # and how the run was made: its tasks on real workers, and how long it took
+    assert "Cluster tasks on 2 real workers · 412.5 s for the automated run." in body
+    # a figure the manual run was stored without (an older run) shows a dash, not "None"
+    assert "None" not in body.split("<main", 1)[1]
     assert "style=" not in body.split("<main", 1)[1] and "<script>" not in body
 
 
