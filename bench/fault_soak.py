@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal
 import socket
 import statistics
@@ -69,6 +68,8 @@ from django.db import close_old_connections, connection  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from tests.faults.procs import Supervised  # noqa: E402  (the fault tests' supervised cluster, one copy)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -81,60 +82,11 @@ def db_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-class Cluster:
-    """`manage.py qsupervise` with its log (the cluster's own lines name the worker pids)."""
+def live_workers(cluster) -> list[int]:
+    """The newest cluster's workers still alive (the supervisor's log names them as they start)."""
+    from tests.faults.procs import alive
 
-    def __init__(self, env: dict, log_path: Path):
-        self.log_path = log_path
-        self.log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "qsupervise",
-                "--stale-after",
-                str(STALE_AFTER),
-                "--beat-every",
-                "5",
-                "--check-every",
-                "1",
-                "--stop-timeout",
-                "3",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def cluster_pids(self) -> list[int]:
-        return [int(p) for p in re.findall(r"qcluster started \(pid (\d+)\)", self.text())]
-
-    def workers(self) -> list[int]:
-        from tests.faults.procs import alive
-
-        text = self.text()
-        newest = text.rfind("qcluster started")
-        return [int(p) for p in re.findall(r"ready for work at (\d+)", text[newest:]) if alive(int(p))]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        for pid in self.cluster_pids():
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.log.close()
+    return [p for p in cluster.worker_pids() if alive(p)]
 
 
 def main() -> int:
@@ -205,9 +157,13 @@ def main() -> int:
         )
         EhrConnection.objects.filter(practice=world.practice).update(base_url=f"{relay.url}/sandbox/ehr/fhir/")
         actor = f.UserFactory(practice=world.practice, roles=["coordinator"])
-        cluster = Cluster(env, work / "qsupervise.log")
+        cluster = Supervised(
+            work / "qsupervise.log",
+            *("--stale-after", str(STALE_AFTER), "--beat-every", "5", "--check-every", "1", "--stop-timeout", "3"),
+            env=env,
+        )
         started = time.monotonic()
-        while not cluster.workers():
+        while not live_workers(cluster):
             assert time.monotonic() - started < 120, cluster.text()[-3000:]
             time.sleep(1)
         end = time.monotonic() + MINUTES * 60
@@ -247,7 +203,7 @@ def main() -> int:
             if kind == "busy":
                 deadline = time.monotonic() + 10
                 while target is None and time.monotonic() < deadline:
-                    tasks = [(p, running(p)) for p in cluster.workers()]
+                    tasks = [(p, running(p)) for p in live_workers(cluster)]
                     busy = [(p, t) for p, t in tasks if connected_to(p, {peers.get(t, 0)})]
                     if busy:
                         target, task = busy[0][0], busy[0][1].rsplit(".", 1)[-1]
@@ -255,7 +211,7 @@ def main() -> int:
                 if target is None:
                     kind = "idle"
             if kind == "idle":
-                idle = [p for p in cluster.workers() if not running(p)]
+                idle = [p for p in live_workers(cluster) if not running(p)]
                 target = random.choice(idle) if idle else None
                 if target is None:
                     continue
