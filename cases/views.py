@@ -125,7 +125,8 @@ def _queue_page(request, query):
     now = timezone.now()
     today = timezone.localdate()
     # A search reaches closed cases too (an approval, an expired authorization); the plain queue is open work.
-    cases = PriorAuthCase.objects.visible_to(user).with_related()
+    # The assignee's password hash has no business in a page of cases: not selected with the row.
+    cases = PriorAuthCase.objects.visible_to(user).with_related().defer("assignee__password")
     if not f.get("q"):
         cases = cases.open()
     view = f.get("view") or "all"

@@ -111,3 +111,17 @@ def test_task_inbox_queries_are_constant(client, coordinator, case, django_asser
     # + order + payer + assignee), session save (savepoint, update, release), the access-log row.
     with django_assert_max_num_queries(11):
         assert _count(client, reverse("cases:tasks")) == small
+
+
+def test_the_queue_page_does_not_select_assignees_password_hashes(client, manager, coordinator, case):
+    # given an open case assigned to a coordinator
+    case.assignee = coordinator
+    case.save(update_fields=["assignee"])
+    client.force_login(manager)
+    # when the manager's queue is drawn
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("cases:queue") + "?view=all")
+    assert response.status_code == 200 and coordinator.display() in response.content.decode()
+    # then the page's case rows come without any user's password column
+    rows = [q["sql"] for q in ctx.captured_queries if "cases_priorauthcase" in q["sql"] and "JOIN" in q["sql"]]
+    assert rows and not any('"password"' in sql for sql in rows)
