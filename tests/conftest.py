@@ -18,6 +18,8 @@ def pytest_collection_modifyitems(config, items):
     # Browser and fault tests race real clocks (Chromium and a live server, a cluster killed on a timer, on a
     # 2-core machine shared by three test processes): one that fails runs once more (pytest-rerunfailures).
     # A rerun is reported ("R" in the progress line, "rerun" in the summary); a test that fails twice fails.
+    if not config.pluginmanager.hasplugin("rerunfailures"):  # `-p no:rerunfailures`: every test runs once
+        return
     for item in items:
         if (item.get_closest_marker("e2e") or item.get_closest_marker("faults")) and not item.get_closest_marker(
             "flaky"

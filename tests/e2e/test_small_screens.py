@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from cases.models import Status
 from cases.sweep.services import sweep_run
@@ -61,7 +62,16 @@ def test_at_390_px_the_header_fits_and_the_queue_is_cards(
     assert label == '"Status"'
     # and the counts per status are there
     assert page.locator("#status-counts").is_visible()
+    # and the cases come before the filters: those fold under "Filters", the first case is on the first screen
+    filters = page.locator("#more-filters")
+    expect(filters).not_to_have_attribute("open", "")
+    assert not page.locator("#more-filters select[name=payer]").is_visible()
+    assert row.bounding_box()["y"] < 844
     screenshot("queue-390")
+    # and one tap on "Filters" shows them
+    page.click("#more-filters > summary")
+    expect(page.locator("#more-filters select[name=payer]")).to_be_visible()
+    page.click("#more-filters > summary")
 
     page.click("table.queue tbody tr >> nth=0 >> a")
     page.wait_for_selector(".case-head")
@@ -81,8 +91,9 @@ def test_at_desktop_width_the_queue_fits_and_its_rows_stay_short(
     page.set_viewport_size({"width": 1280, "height": 900})
     login(manager)
     page.goto(f"{live_server.url}/?view=all")
-    # then the queue fits the window
+    # then the queue fits the window, with its filters open
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    expect(page.locator("#more-filters select[name=payer]")).to_be_visible()
     # and in every row the patient's name takes at most two lines (a long double-barrelled name
     # breaks once rather than being cut: a wrong-patient risk) and the MRN one line
     lines = page.evaluate(
