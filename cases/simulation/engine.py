@@ -70,16 +70,16 @@ TZ = "America/New_York"
 WORK_HOURS = range(8, 17)
 # The scheduled tasks that act on this practice (the rest read an EHR, a PAS or fax server the run has not got;
 # the authorization-expiry watch is left out: a 90-day authorization does not end inside a month's run).
-# Run every simulated hour, in two phases (the second waits for the first and what it queued, e.g. a poll per
-# case): sends and polls, then escalation, texts and the 7:30 sweep on what they found. The cluster runs most
-# of them every minute.
+# Run every simulated hour, one after another as the inline run does (each phase waits for the one before and what
+# it queued, e.g. a send per due submission, a poll per due case): concurrent, a poll could read a case while its
+# update is being sent, and the figures would depend on which worker came first. The cluster runs most of them
+# every minute.
 CLUSTER_PHASES = (
-    ("integrations.submission.tasks.send_due_submissions", "integrations.submission.tasks.poll_due_cases"),
-    (
-        "integrations.submission.tasks.escalate",
-        "integrations.sms_twilio.tasks.send_due_texts",
-        "cases.tasks.run_due_sweeps",
-    ),
+    ("integrations.submission.tasks.send_due_submissions",),
+    ("integrations.submission.tasks.poll_due_cases",),
+    ("integrations.submission.tasks.escalate",),
+    ("integrations.sms_twilio.tasks.send_due_texts",),
+    ("cases.tasks.run_due_sweeps",),
 )
 CLUSTER_SCHEDULES = tuple(func for phase in CLUSTER_PHASES for func in phase)  # staff work 08:00–17:00, weekdays
 
@@ -378,7 +378,10 @@ class _World:
             # Detection runs on intake, then the packet check reads the chart.
             case = case_open_for_order(order=order)
             self._track(case, order)
+            # The packet task detection queued (it finds no EHR here) runs before the chart check, as inline.
+            self.settle()
             if case.status == Status.GATHERING:
+                case.refresh_from_db()
                 self._chart_check(case)
 
     def _track(self, case: PriorAuthCase, order: Order) -> None:
