@@ -70,16 +70,20 @@ TZ = "America/New_York"
 WORK_HOURS = range(8, 17)
 # The scheduled tasks that act on this practice (the rest read an EHR, a PAS or fax server the run has not got;
 # the authorization-expiry watch is left out: a 90-day authorization does not end inside a month's run).
-# Run every simulated hour, one after another as the inline run does (each phase waits for the one before and what
-# it queued, e.g. a send per due submission, a poll per due case): concurrent, a poll could read a case while its
-# update is being sent, and the figures would depend on which worker came first. The cluster runs most of them
-# every minute.
+# Run every simulated hour in three phases, each queued once the one before and everything it queued have run (a
+# send per due submission, a poll per due case, the texts and write-backs a decision queues): concurrent, a poll
+# could read a case while its update is being sent, or the escalation look at a case a poll is deciding, and the
+# figures would depend on which worker came first. Inside the last phase the order does not matter: the escalation
+# writes tasks, the texts touch only the outbox, the sweep only reads (the staff model uses that it exists, not
+# what it says). The inline run runs them in this order too. The cluster runs most of them every minute.
 CLUSTER_PHASES = (
     ("integrations.submission.tasks.send_due_submissions",),
     ("integrations.submission.tasks.poll_due_cases",),
-    ("integrations.submission.tasks.escalate",),
-    ("integrations.sms_twilio.tasks.send_due_texts",),
-    ("cases.tasks.run_due_sweeps",),
+    (
+        "integrations.submission.tasks.escalate",
+        "integrations.sms_twilio.tasks.send_due_texts",
+        "cases.tasks.run_due_sweeps",
+    ),
 )
 CLUSTER_SCHEDULES = tuple(func for phase in CLUSTER_PHASES for func in phase)  # staff work 08:00–17:00, weekdays
 
@@ -159,8 +163,7 @@ def run_simulation(*, seed: int, providers: int = 10, days: int = 30, manual: bo
                 clock.move_to(hour)
                 if cluster is not None:
                     cluster.set_clock(hour)
-                for arrival in arrivals.get(hour, ()):
-                    world.order_arrives(arrival)
+                world.orders_arrive(arrivals.get(hour, ()))
                 if not manual:
                     world.cluster_tick()
                 local = hour.astimezone(tz)
@@ -337,7 +340,25 @@ class _World:
                     arrivals.setdefault(at, []).append(Arrival(at, p, service, urgent, payer_index, missing, scheduled))
         return arrivals
 
-    def order_arrives(self, arrival: Arrival) -> None:
+    def orders_arrive(self, arrivals) -> None:
+        """This hour's orders land; detection runs on each (it queues the packet task, which finds no EHR here),
+        and once those tasks have run, the packet check reads each new case's chart — the inline order too."""
+        cases = []
+        for arrival in arrivals:
+            order = self._order_arrives(arrival)
+            if not self.manual:
+                case = case_open_for_order(order=order)
+                self._track(case, order)
+                cases.append(case)
+        if not cases:
+            return
+        self.settle()
+        for case in cases:
+            if case.status == Status.GATHERING:
+                case.refresh_from_db()
+                self._chart_check(case)
+
+    def _order_arrives(self, arrival: Arrival) -> Order:
         """The order lands in the practice (the EHR intake's end state): patient, coverage, order."""
         self.counter += 1
         n = self.counter
@@ -374,15 +395,7 @@ class _World:
         )
         self.order_missing[order.pk] = arrival.missing
         self.order_index[order.pk] = n
-        if not self.manual:
-            # Detection runs on intake, then the packet check reads the chart.
-            case = case_open_for_order(order=order)
-            self._track(case, order)
-            # The packet task detection queued (it finds no EHR here) runs before the chart check, as inline.
-            self.settle()
-            if case.status == Status.GATHERING:
-                case.refresh_from_db()
-                self._chart_check(case)
+        return order
 
     def _track(self, case: PriorAuthCase, order: Order) -> None:
         self.chart_missing[case.pk] = set(self.order_missing.get(order.pk, ()))
